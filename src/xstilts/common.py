@@ -1,0 +1,117 @@
+"""Shared stage plumbing: paths of models and outputs, task data loading with md5s, model construction."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import formats, tasks
+from .data import schema
+from .io import md5_file, read_json, read_parquet
+from .modeling import TaskModel, load_encoder, load_tokenizer
+
+
+def tokenizer_dir(root: Path) -> Path:
+    return root / "models" / "tokenizer"
+
+
+def tokenizer(root: Path):
+    return load_tokenizer(tokenizer_dir(root))
+
+
+def arm_dir(root: Path, arm: str) -> Path:
+    """models/arms/<arm>: the pretrain stage writes `baseline` and `random`, the intermediate stage one per task."""
+    return root / "models" / "arms" / arm
+
+
+def control_encoder_dir(root: Path, arm: str) -> Path:
+    return arm_dir(root, arm)
+
+
+def intermediate_dir(root: Path, task: str, size_label: str, seed: int) -> Path:
+    return arm_dir(root, task) / f"{size_label}-s{seed}"
+
+
+def target_dir(root: Path, arm: str, cell: str, target: str) -> Path:
+    return root / "models" / "target" / arm / cell / target
+
+
+@dataclass
+class Dataset:
+    task: tasks.Task
+    df: pd.DataFrame
+    path: Path
+    md5: str
+
+    @property
+    def fmt(self) -> formats.Format:
+        return formats.get(self.task.format)
+
+
+def load_dataset(task: str, path: Path, adversarial: bool = False) -> Dataset:
+    info = tasks.get(task)
+    df = schema.check(read_parquet(path), info.format, path, adversarial=adversarial)
+    return Dataset(info, df, path, md5_file(path))
+
+
+def tuned_lr(root: Path, task: str) -> tuple[float, str]:
+    """(learning rate chosen by the tune stage, its MLflow run id)."""
+    rec = read_json(root / "tuned" / f"{task}.json")
+    return float(rec["learning_rate"]), rec["mlflow_run_id"]
+
+
+def task_model(encoder_dir: Path, task: tasks.Task, seed: int, freeze_embeddings: bool) -> TaskModel:
+    """Encoder carried over from `encoder_dir`, head freshly initialised from `seed` (as in the paper)."""
+    import torch
+
+    from .modeling import freeze_word_embeddings
+
+    encoder = load_encoder(encoder_dir)
+    torch.manual_seed(seed)
+    model = TaskModel(encoder, formats.get(task.format).out_features(task.num_labels))
+    freeze_word_embeddings(model, freeze_embeddings)
+    return model
+
+
+def clone(model: TaskModel) -> TaskModel:
+    return copy.deepcopy(model)
+
+
+@dataclass
+class Cell:
+    """One encoder feeding the target stage: a control (baseline/random) or an intermediate checkpoint."""
+
+    arm: str
+    size_label: str  # "-" for controls
+    seed: int
+    encoder_dir: Path
+    train_size: int = 0
+    intermediate_run_id: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{'none' if self.size_label == '-' else self.size_label}-s{self.seed}"
+
+
+def cells_of(root: Path, params: dict, arm: str) -> list[Cell]:
+    """Every encoder of one arm, checked to exist."""
+    from . import config
+
+    seeds = params["study"]["seeds"]
+    if arm in tasks.CONTROLS:
+        cells = [Cell(arm, "-", s, control_encoder_dir(root, arm)) for s in seeds]
+    else:
+        cells = []
+        for label in config.size_labels(params):
+            for s in seeds:
+                d = intermediate_dir(root, arm, label, s)
+                info = read_json(d / "run.json")
+                cells.append(Cell(arm, label, s, d, int(info["train_size"]), info["mlflow_run_id"]))
+    for c in cells:
+        if not (c.encoder_dir / "model.safetensors").exists():
+            raise FileNotFoundError(f"{c.encoder_dir}/model.safetensors: encoder checkpoint missing "
+                                    f"(run `dvc repro` for the stage that writes it)")
+    return cells

@@ -1,0 +1,212 @@
+"""Load and validate params.yaml before any work: one clear error naming the key and what was expected."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import tasks as T
+
+
+class ConfigError(ValueError):
+    """params.yaml is invalid; the message names the key and the allowed values."""
+
+
+_NUM = (int, float)
+SCRIPTS = ("latin", "cyrillic", "greek")
+ORDERS = ("svo", "sov")
+SOURCES = ("synthetic",)  # the hub source (paper profile) registers in xstilts.data.sources
+PRUNERS = ("median", "halving", "none")
+
+# key -> expected python type(s); nested dicts are walked; lists are checked by _check_list
+SCHEMA: dict[str, Any] = {
+    "profile": str,
+    "study": {"source": str, "languages": list, "intermediate_tasks": list, "target_tasks": list,
+              "arms": list, "seeds": list},
+    "languages": dict,
+    "prepare": {"seed": int, "train_size": dict, "target_train_size": dict, "dev_size": int,
+                "test_size": int, "pretrain_sentences": int},
+    "adversaries": {"seed": int, "subsets": dict, "char_noise_rate": _NUM},
+    "subsample": {"seed": int, "sizes": list},
+    "pretrain": {"seed": int, "hidden_size": int, "num_layers": int, "num_heads": int,
+                 "intermediate_size": int, "max_length": int, "mlm_steps": int, "mlm_probability": _NUM,
+                 "batch_size": int, "learning_rate": _NUM},
+    "tune": {"seed": int, "n_trials": int, "lr_low": _NUM, "lr_high": _NUM, "train_examples": int,
+             "epochs": int, "pruner": str},
+    "finetune": {"epochs": int, "batch_size": int, "warmup": _NUM, "weight_decay": _NUM,
+                 "max_grad_norm": _NUM, "freeze_embeddings": bool},
+    "evaluate": {"batch_size": int},
+    "report": {"seed": int, "n_bootstrap": int, "n_permutations": int},
+}
+
+
+def _type_name(t: Any) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(x.__name__ for x in t)
+    return "mapping" if t is dict else t.__name__
+
+
+def _walk(node: Any, schema: Any, key: str) -> None:
+    if isinstance(schema, dict):
+        if not isinstance(node, dict):
+            raise ConfigError(f"params.yaml: `{key}` must be a mapping, got {type(node).__name__}")
+        for k, sub in schema.items():
+            full = f"{key}.{k}" if key else k
+            if k not in node:
+                raise ConfigError(f"params.yaml: missing key `{full}` (expected {_type_name(sub) if not isinstance(sub, dict) else 'a mapping'})")
+            _walk(node[k], sub, full)
+        return
+    ok = isinstance(node, schema) and not (isinstance(node, bool) and schema in (int, _NUM))
+    if schema is bool:
+        ok = isinstance(node, bool)
+    if not ok:
+        raise ConfigError(f"params.yaml: `{key}` must be {_type_name(schema)}, got {node!r} ({type(node).__name__})")
+
+
+def _choice(value: Any, allowed: tuple[str, ...] | list[str], key: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"params.yaml: `{key}` = {value!r} is not allowed; allowed values: {', '.join(map(str, allowed))}")
+
+
+def _nonempty_unique(values: list, key: str) -> None:
+    if not values:
+        raise ConfigError(f"params.yaml: `{key}` must be a non-empty list")
+    if len(set(map(str, values))) != len(values):
+        raise ConfigError(f"params.yaml: `{key}` has duplicates: {values}")
+
+
+def validate(p: dict) -> dict:
+    """Raise ConfigError on the first problem; return `p` unchanged when valid."""
+    from .adversaries import REGISTRY as ADV  # local import: the registry imports formats
+
+    _walk(p, SCHEMA, "")
+    st = p["study"]
+    _choice(st["source"], SOURCES, "study.source")
+    for key, allowed in (("intermediate_tasks", T.INTERMEDIATE), ("target_tasks", T.TARGETS)):
+        _nonempty_unique(st[key], f"study.{key}")
+        for i, name in enumerate(st[key]):
+            _choice(name, allowed, f"study.{key}[{i}]")
+    _nonempty_unique(st["arms"], "study.arms")
+    allowed_arms = T.CONTROLS + tuple(st["intermediate_tasks"])
+    for i, arm in enumerate(st["arms"]):
+        _choice(arm, allowed_arms, f"study.arms[{i}]")
+    missing = [t for t in st["intermediate_tasks"] if t not in st["arms"]]
+    if missing:
+        raise ConfigError(f"params.yaml: `study.arms` must list every intermediate task; missing: {', '.join(missing)}")
+    if "baseline" not in st["arms"]:
+        raise ConfigError("params.yaml: `study.arms` must contain 'baseline' (the no-intermediate-task baseline)")
+    _nonempty_unique(st["seeds"], "study.seeds")
+    for i, s in enumerate(st["seeds"]):
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+            raise ConfigError(f"params.yaml: `study.seeds[{i}]` must be a non-negative int, got {s!r}")
+
+    _nonempty_unique(st["languages"], "study.languages")
+    if st["languages"][0] != "en":
+        raise ConfigError("params.yaml: `study.languages` must start with 'en' (the training language)")
+    derived = p["languages"]
+    for i, lang in enumerate(st["languages"][1:], start=1):
+        if st["source"] == "synthetic":
+            _choice(lang, sorted(derived), f"study.languages[{i}]")
+    if len(st["languages"]) < 2:
+        raise ConfigError("params.yaml: `study.languages` needs at least one language besides 'en'")
+    for lang, spec in derived.items():
+        _walk(spec, {"order": str, "script": str, "share": _NUM, "align_noise": _NUM}, f"languages.{lang}")
+        _choice(spec["order"], ORDERS, f"languages.{lang}.order")
+        _choice(spec["script"], SCRIPTS, f"languages.{lang}.script")
+        if not 0.0 <= spec["share"] <= 1.0:
+            raise ConfigError(f"params.yaml: `languages.{lang}.share` must be in [0, 1], got {spec['share']}")
+        if spec["align_noise"] < 0:
+            raise ConfigError(f"params.yaml: `languages.{lang}.align_noise` must be >= 0, got {spec['align_noise']}")
+
+    pr = p["prepare"]
+    for task in st["intermediate_tasks"]:
+        if task not in pr["train_size"]:
+            raise ConfigError(f"params.yaml: `prepare.train_size.{task}` missing (natural training size of {task})")
+    for task in st["target_tasks"]:
+        if T.get(task).format != "retrieval" and task not in pr["target_train_size"]:
+            raise ConfigError(f"params.yaml: `prepare.target_train_size.{task}` missing")
+    for section in ("train_size", "target_train_size"):
+        for task, n in pr[section].items():
+            if not isinstance(n, int) or isinstance(n, bool) or n < 10:
+                raise ConfigError(f"params.yaml: `prepare.{section}.{task}` must be an int >= 10, got {n!r}")
+    for key in ("dev_size", "test_size", "pretrain_sentences"):
+        if pr[key] < 10:
+            raise ConfigError(f"params.yaml: `prepare.{key}` must be >= 10, got {pr[key]}")
+
+    sizes = p["subsample"]["sizes"]
+    _nonempty_unique(sizes, "subsample.sizes")
+    if sizes[-1] != "full":
+        raise ConfigError(f"params.yaml: `subsample.sizes` must end with 'full' (the natural size), got {sizes}")
+    numbers = sizes[:-1]
+    for i, s in enumerate(numbers):
+        if not isinstance(s, int) or isinstance(s, bool) or s <= 0:
+            raise ConfigError(f"params.yaml: `subsample.sizes[{i}]` must be a positive int (or the final 'full'), got {s!r}")
+    if numbers != sorted(numbers):
+        raise ConfigError(f"params.yaml: `subsample.sizes` must be increasing, got {sizes}")
+    for task in st["intermediate_tasks"]:
+        natural = pr["train_size"][task]
+        if numbers and numbers[-1] >= natural:
+            raise ConfigError(
+                f"params.yaml: `subsample.sizes` contains {numbers[-1]}, which is not smaller than the natural size "
+                f"of {task} (`prepare.train_size.{task}` = {natural}); every controlled size must be below every task's full size")
+
+    for task, advs in p["adversaries"]["subsets"].items():
+        _choice(task, T.TARGETS, f"adversaries.subsets.{task}")
+        fmt = T.get(task).format
+        for i, name in enumerate(advs):
+            _choice(name, sorted(ADV), f"adversaries.subsets.{task}[{i}]")
+            if fmt not in ADV[name].formats:
+                raise ConfigError(f"params.yaml: adversary {name!r} (`adversaries.subsets.{task}[{i}]`) does not apply to "
+                                  f"format {fmt!r} of {task}; it applies to: {', '.join(ADV[name].formats)}")
+    for task in st["target_tasks"]:
+        if T.get(task).format != "retrieval" and len(p["adversaries"]["subsets"].get(task, [])) < 1:
+            raise ConfigError(f"params.yaml: `adversaries.subsets.{task}` must list at least one adversary")
+    if not 0 < p["adversaries"]["char_noise_rate"] <= 1:
+        raise ConfigError("params.yaml: `adversaries.char_noise_rate` must be in (0, 1]")
+
+    pt = p["pretrain"]
+    if pt["hidden_size"] % pt["num_heads"]:
+        raise ConfigError("params.yaml: `pretrain.hidden_size` must be divisible by `pretrain.num_heads`")
+    tu = p["tune"]
+    if not (0 < tu["lr_low"] < tu["lr_high"]):
+        raise ConfigError(f"params.yaml: `tune.lr_low` ({tu['lr_low']}) must be positive and below `tune.lr_high` ({tu['lr_high']})")
+    _choice(tu["pruner"], PRUNERS, "tune.pruner")
+    if tu["n_trials"] < 1:
+        raise ConfigError("params.yaml: `tune.n_trials` must be >= 1")
+    for key in ("epochs", "batch_size"):
+        if p["finetune"][key] < 1:
+            raise ConfigError(f"params.yaml: `finetune.{key}` must be >= 1")
+    if not 0 <= p["finetune"]["warmup"] < 1:
+        raise ConfigError("params.yaml: `finetune.warmup` must be in [0, 1)")
+    for key in ("n_bootstrap", "n_permutations"):
+        if p["report"][key] < 10:
+            raise ConfigError(f"params.yaml: `report.{key}` must be >= 10")
+    return p
+
+
+def load(path: Path | str | None = None) -> dict:
+    """Read and validate params.yaml (default: <repo root>/params.yaml)."""
+    from .io import repo_root
+
+    path = Path(path) if path else repo_root() / "params.yaml"
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return validate(params)
+
+
+def size_labels(params: dict) -> list[str]:
+    """Subsample size labels of every intermediate task: the controlled sizes, then "full"."""
+    return [str(s) for s in params["subsample"]["sizes"]]
+
+
+def log_size(n: int) -> float:
+    return math.log(n)

@@ -1,0 +1,1 @@
+"""Data: canonical schemas, sources (synthetic, hub), subsampling."""

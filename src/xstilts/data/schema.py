@@ -1,0 +1,75 @@
+"""The canonical on-disk schema: one parquet layout per task format, shared by every source.
+
+    pair       id, lang, text_a, text_b, label:int, meta
+    mc         id, lang, context, choices:list[str], label:int, meta
+    span       id, lang, context, question, answers_text:list[str], answers_start:list[int], meta
+    tagging    id, lang, tokens:list[str], tags:list[int], meta
+    retrieval  id, lang, text, pair_id
+
+`meta` is a JSON string ("" when empty) carrying source-specific hints for adversaries. Adversarial sets add
+`source_id` (the clean example they came from) and `adversary`.
+
+Layout: data/prepared/<role>/<task>/ (role: intermediate | targets): task.json, train.parquet and dev.parquet
+(English), test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet (target tasks); data/prepared/pretrain/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "pair": {"id": "str", "lang": "str", "text_a": "str", "text_b": "str", "label": "int", "meta": "str"},
+    "mc": {"id": "str", "lang": "str", "context": "str", "choices": "list", "label": "int", "meta": "str"},
+    "span": {"id": "str", "lang": "str", "context": "str", "question": "str", "answers_text": "list",
+             "answers_start": "list", "meta": "str"},
+    "tagging": {"id": "str", "lang": "str", "tokens": "list", "tags": "list", "meta": "str"},
+    "retrieval": {"id": "str", "lang": "str", "text": "str", "pair_id": "str"},
+}
+ADVERSARIAL_COLUMNS = {"source_id": "str", "adversary": "str"}
+
+
+def check(df: pd.DataFrame, fmt: str, where: str | Path, adversarial: bool = False) -> pd.DataFrame:
+    """Raise ValueError naming the file and column if `df` does not follow the canonical schema of `fmt`."""
+    expected = dict(COLUMNS[fmt])
+    if adversarial:
+        expected.update(ADVERSARIAL_COLUMNS)
+    missing = [c for c in expected if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where}: not in the canonical {fmt!r} schema; missing columns {missing} "
+                         f"(expected {list(expected)})")
+    for col, kind in expected.items():
+        if df.empty:
+            break
+        value = df[col].iloc[0]
+        ok = {"str": isinstance(value, str), "int": pd.api.types.is_integer_dtype(df[col]),
+              "list": hasattr(value, "__len__") and not isinstance(value, str)}[kind]
+        if not ok:
+            raise ValueError(f"{where}: column {col!r} must hold {kind} values, found {type(value).__name__}")
+    if df["id"].duplicated().any():
+        dup = df.loc[df["id"].duplicated(), "id"].iloc[0]
+        raise ValueError(f"{where}: duplicate id {dup!r}")
+    return df
+
+
+def role_dir(task: str) -> str:
+    from ..tasks import get
+
+    return "targets" if get(task).role == "target" else "intermediate"
+
+
+def task_dir(root: Path, task: str) -> Path:
+    return root / "data" / "prepared" / role_dir(task) / task
+
+
+def test_path(root: Path, task: str, lang: str) -> Path:
+    return task_dir(root, task) / "test" / f"{lang}.parquet"
+
+
+def adversarial_path(root: Path, task: str, adversary: str, lang: str) -> Path:
+    return task_dir(root, task) / "adversarial" / adversary / f"{lang}.parquet"
+
+
+def subsample_path(root: Path, task: str, size_label: str) -> Path:
+    return root / "data" / "subsamples" / task / f"{size_label}.parquet"

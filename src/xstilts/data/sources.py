@@ -1,0 +1,106 @@
+"""Dataset sources for the `prepare` stage. Each source materialises every task of the study into the canonical
+schema (`schema.py`) under an output directory. `synthetic` is the embedded benchmark; the `hub` source (real
+datasets at pinned revisions) plugs in here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .. import tasks as T
+from ..adversaries import REGISTRY as ADVERSARIES
+from ..io import stable_seed
+from . import schema, synthetic
+from .world import Language, Lexicon
+
+
+def _write(df: pd.DataFrame, path: Path, fmt: str, adversarial: bool = False) -> None:
+    schema.check(df, fmt, path, adversarial=adversarial)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(path, index=False, compression="zstd")
+
+
+def languages_of(params: dict) -> dict[str, Language]:
+    return {code: Language(code, **params["languages"][code]) for code in params["study"]["languages"][1:]}
+
+
+def lexicon_of(params: dict) -> Lexicon:
+    return Lexicon(languages_of(params), params["prepare"]["seed"])
+
+
+def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
+    """Generate every dataset of the study into `out` (= data/prepared). Returns a summary for the metrics file."""
+    pr, st = params["prepare"], params["study"]
+    lex = lexicon_of(params)
+    langs = [lex.languages[c] for c in st["languages"]]
+    en = lex.languages["en"]
+    seed = pr["seed"]
+    summary: dict[str, int] = {}
+
+    def emit(task: str, split: str, n: int) -> list[dict]:
+        structs = synthetic.generate(task, n, seed, split)
+        df = pd.DataFrame(synthetic.to_rows(task, structs, en, lex, split))
+        _write(df, out / schema.role_dir(task) / task / f"{split}.parquet", T.get(task).format)
+        summary[f"{task}.{split}"] = len(df)
+        return structs
+
+    for task in st["intermediate_tasks"]:
+        progress(f"prepare: {task}")
+        emit(task, "train", pr["train_size"][task])
+        emit(task, "dev", pr["dev_size"])
+        _task_json(out, task, params)
+
+    # the retrieval format (Tatoeba-like parallel sentences) is always materialised
+    for task in st["target_tasks"] + [t for t in ("tatoeba",) if t not in st["target_tasks"]]:
+        progress(f"prepare: {task}")
+        info = T.get(task)
+        if info.format == "retrieval":
+            df = pd.DataFrame(synthetic.retrieval_rows(pr["test_size"], seed, langs, lex))
+            for lang in langs:
+                _write(df[df.lang == lang.code].reset_index(drop=True),
+                       out / schema.role_dir(task) / task / "test" / f"{lang.code}.parquet", "retrieval")
+            _task_json(out, task, params)
+            continue
+        emit(task, "train", pr["target_train_size"][task])
+        emit(task, "dev", pr["dev_size"])
+        structs = synthetic.generate(task, pr["test_size"], seed, "test")
+        for lang in langs:
+            clean = pd.DataFrame(synthetic.to_rows(task, structs, lang, lex, "test"))
+            _write(clean, out / schema.role_dir(task) / task / "test" / f"{lang.code}.parquet", info.format)
+            summary[f"{task}.test.{lang.code}"] = len(clean)
+            for adv in params["adversaries"]["subsets"].get(task, []):
+                rng = np.random.default_rng(stable_seed("adversary", params["adversaries"]["seed"], adv, task, lang.code))
+                adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, rng, params["adversaries"])
+                _write(adv_df, out / schema.role_dir(task) / task / "adversarial" / adv / f"{lang.code}.parquet",
+                       info.format, adversarial=True)
+                summary[f"{task}.{adv}.{lang.code}"] = len(adv_df)
+        _task_json(out, task, params)
+
+    progress("prepare: pretraining corpus")
+    for lang in langs:
+        text = synthetic.pretraining_corpus(pr["pretrain_sentences"], seed, lang, lex)
+        path = out / "pretrain" / f"{lang.code}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"text": text}).to_parquet(path, index=False, compression="zstd")
+    lexicon = pd.DataFrame([{"lang": code, "english": w, "form": f} for code in sorted(lex.forms)
+                            for w, f in lex.forms[code].items()])
+    lexicon.to_parquet(out / "pretrain" / "lexicon.parquet", index=False, compression="zstd")
+    return summary
+
+
+def _task_json(out: Path, task: str, params: dict) -> None:
+    info = T.get(task)
+    meta = {"task": task, "format": info.format, "metric": info.metric, "labels": list(info.labels),
+            "mirrors": info.mirrors, "source": params["study"]["source"], "role": info.role}
+    if info.role == "target":
+        meta["languages"] = params["study"]["languages"]
+        meta["adversaries"] = params["adversaries"]["subsets"].get(task, [])
+    (out / schema.role_dir(task) / task).mkdir(parents=True, exist_ok=True)
+    (out / schema.role_dir(task) / task / "task.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+SOURCES: dict[str, Callable[[dict, Path, Callable[[str], None]], dict]] = {"synthetic": prepare_synthetic}

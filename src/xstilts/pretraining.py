@@ -1,0 +1,42 @@
+"""Phase (i) stand-in: a tiny multilingual masked-LM encoder plus explicit cross-lingual word alignment.
+
+Measured before this design: a few CPU-minutes of masked-LM on derived languages leaves zero-shot transfer at
+chance, so transfer is built in honestly and visibly: after MLM, the word embedding of every derived-language
+form is set to its English source word's embedding plus Gaussian noise of std `align_noise` x (embedding std),
+per language (`languages.<code>.align_noise` in params.yaml). Anchors (`share`) are the same token in both
+languages. The report's random-init control shows what token overlap alone gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .io import stable_seed
+
+
+def align_embeddings(weight: torch.Tensor, vocab: dict[str, int], lexicon: pd.DataFrame,
+                     noise: dict[str, float], seed: int) -> dict[str, dict[str, float]]:
+    """Overwrite derived-language rows of `weight` in place; returns cosine(en, derived) before/after per language."""
+    std = float(weight.std())
+    english = lexicon[lexicon.lang == "en"].set_index("english")["form"].to_dict()
+    stats: dict[str, dict[str, float]] = {}
+    for lang, scale in sorted(noise.items()):
+        rows = lexicon[(lexicon.lang == lang) & (lexicon.form != lexicon.english)]
+        src = torch.tensor([vocab[english[w]] for w in rows.english])
+        dst = torch.tensor([vocab[f] for f in rows.form])
+        before = torch.nn.functional.cosine_similarity(weight[src], weight[dst]).mean().item()
+        gen = torch.Generator().manual_seed(stable_seed("align", seed, lang))
+        with torch.no_grad():
+            weight[dst] = weight[src] + scale * std * torch.randn(len(dst), weight.shape[1], generator=gen)
+        after = torch.nn.functional.cosine_similarity(weight[src], weight[dst]).mean().item()
+        anchors = int(((lexicon.lang == lang) & (lexicon.form == lexicon.english)).sum())
+        stats[lang] = {"cosine_before": before, "cosine_after": after, "aligned_words": len(dst),
+                       "anchor_words": anchors}
+    return stats
+
+
+def encode_corpus(tok, texts: list[str], max_length: int) -> list[np.ndarray]:
+    tok.enable_truncation(max_length=max_length)
+    return [np.asarray(e.ids, dtype=np.int64) for e in tok.encode_batch(texts)]

@@ -1,0 +1,73 @@
+"""Stage `evaluate`: zero-shot evaluation of every target model of one arm in every language, clean and
+adversarial, paired example by example. Writes results/<arm>.parquet (one row per model x target x language x
+subset), predictions/<arm>.parquet (per example) and metrics/evaluate/<arm>.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import pandas as pd
+
+from .. import config, tasks, tracking
+from ..common import cells_of, target_dir, tokenizer
+from ..evaluation import evaluate_model, load_eval_sets
+from ..io import repo_root, write_json, write_parquet
+from ..modeling import TaskModel
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--arm", required=True)
+    args = ap.parse_args(argv)
+    params = config.load()
+    arm = args.arm
+    if arm not in params["study"]["arms"]:
+        raise SystemExit(f"evaluate: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
+    root = repo_root()
+    tok = tokenizer(root)
+    langs = params["study"]["languages"]
+    targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
+    sets = {t: load_eval_sets(root, t, langs, params["adversaries"]["subsets"].get(t, [])) for t in targets}
+    cells = cells_of(root, params, arm)
+    models = {(c.name, t): target_dir(root, arm, c.name, t) for c in cells for t in targets}
+    for path in models.values():
+        if not (path / "model.json").exists():
+            raise FileNotFoundError(f"{path}/model.json: target model missing (run `dvc repro target@{arm}`)")
+    rows, preds = [], []
+    metrics: dict = {}
+    t0 = time.time()
+    with tracking.stage_run(root, "evaluate", f"evaluate-{arm}", tags={"arm": arm}) as parent:
+        for cell in cells:
+            for target in targets:
+                path = models[(cell.name, target)]
+                info = json.loads((path / "model.json").read_text())
+                model = TaskModel.load(path)
+                res, pr = evaluate_model(model, target, sets[target], tok, params["pretrain"]["max_length"],
+                                         params["evaluate"]["batch_size"])
+                base = {"arm": arm, "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
+                        "target_run_id": info["mlflow_run_id"], "intermediate_run_id": cell.intermediate_run_id}
+                rows += [{**base, **r} for r in res]
+                preds += [{"arm": arm, "cell": cell.name, **p} for p in pr]
+                with tracking.child_run(root, "evaluate", f"{arm}-{cell.name}-{target}",
+                                        params={"arm": arm, "size_label": cell.size_label, "seed": cell.seed,
+                                                "train_size": cell.train_size, "target_task": target},
+                                        tags={"target_run_id": info["mlflow_run_id"]}) as run:
+                    flat = {f"{r['language']}.{r['subset']}": r["score"] for r in res}
+                    run.metrics(flat)
+                    for r in res:
+                        metrics[f"{cell.name}.{target}.{r['language']}.{r['subset']}"] = r["score"]
+                    metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
+                zs = [r for r in res if r["language"] != "en"]
+                clean = sum(r["score"] for r in zs if r["subset"] == "clean") / max(1, len(langs) - 1)
+                print(f"evaluate: {arm} {cell.name} {target}: zero-shot clean {clean:.1f}")
+        metrics["mlflow_run_id"] = parent.run_id
+    write_parquet(pd.DataFrame(rows), root / "results" / f"{arm}.parquet")
+    write_parquet(pd.DataFrame(preds), root / "predictions" / f"{arm}.parquet")
+    metrics["seconds"] = round(time.time() - t0, 2)
+    write_json(root / "metrics" / "evaluate" / f"{arm}.json", metrics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Stage `intermediate`: fine-tune the pretrained encoder on one English intermediate task, for every subsample
+size and seed (a fresh head per task). Writes the encoders (models/intermediate/<task>/<size>-s<seed>) and
+metrics/intermediate/<task>.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from .. import config, tracking
+from ..common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
+from ..data import schema
+from ..io import atomic_path, repo_root, write_json
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--task", required=True)
+    args = ap.parse_args(argv)
+    params = config.load()
+    task = args.task
+    if task not in params["study"]["intermediate_tasks"]:
+        raise SystemExit(f"intermediate: --task {task!r} is not in study.intermediate_tasks "
+                         f"({', '.join(params['study']['intermediate_tasks'])})")
+    root = repo_root()
+    tok = tokenizer(root)
+    lr, tune_run = tuned_lr(root, task)
+    dev = load_dataset(task, schema.task_dir(root, task) / "dev.parquet")
+    # every input is read and checked before any training starts
+    cells = [(label, seed, load_dataset(task, schema.subsample_path(root, task, label)))
+             for label in config.size_labels(params) for seed in params["study"]["seeds"]]
+    from ..finetuning import train_task
+
+    metrics: dict = {}
+    t0 = time.time()
+    with tracking.stage_run(root, "intermediate", f"intermediate-{task}", tags={"intermediate_task": task}) as parent:
+        for label, seed, train in cells:
+            cell = f"{label}-s{seed}"
+            run_params = {"intermediate_task": task, "train_size": len(train.df), "size_label": label, "seed": seed,
+                          "learning_rate": lr, **{k: params["finetune"][k] for k in ("epochs", "batch_size", "warmup",
+                                                                                      "weight_decay", "freeze_embeddings")}}
+            with tracking.child_run(root, "intermediate", f"{task}-{cell}", params=run_params,
+                                    tags={"tune_run_id": tune_run}) as run:
+                run.dataset(train.df, f"{task}-{label}", train.path, train.md5, "training")
+                model, result, dev_score = train_task(
+                    control_encoder_dir(root, "baseline"), train, dev, tok, params, lr=lr, seed=seed,
+                    label=f"intermediate {task} {cell}",
+                    on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                for epoch, loss in enumerate(result.losses):
+                    run.metrics({"train_loss": loss}, step=epoch)
+                run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second,
+                             "train_seconds": result.seconds})
+                info = {**run_params, "mlflow_run_id": run.run_id, "data_md5": train.md5, "parent_run_id": parent.run_id}
+                with atomic_path(intermediate_dir(root, task, label, seed)) as out:
+                    model.encoder.save_pretrained(str(out))
+                    (out / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+                metrics[f"{cell}.dev_score"] = dev_score
+                metrics[f"{cell}.train_size"] = len(train.df)
+                metrics[f"{cell}.mlflow_run_id"] = run.run_id
+                print(f"intermediate: {task} {cell}: n={len(train.df)} dev={dev_score:.1f} ({result.seconds:.1f}s)")
+        metrics["mlflow_run_id"] = parent.run_id
+    metrics["seconds"] = round(time.time() - t0, 2)
+    write_json(root / "metrics" / "intermediate" / f"{task}.json", metrics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Stage `subsample`: one size-controlled subsample of one intermediate task's training set."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import config, tasks
+from ..data import schema
+from ..data.subsample import subsample
+from ..io import read_parquet, repo_root, write_parquet
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--task", required=True)
+    ap.add_argument("--size", required=True, help="a size from subsample.sizes, or 'full'")
+    args = ap.parse_args(argv)
+    params = config.load()
+    if args.task not in params["study"]["intermediate_tasks"]:
+        raise SystemExit(f"subsample: --task {args.task!r} is not in study.intermediate_tasks")
+    if args.size not in config.size_labels(params):
+        raise SystemExit(f"subsample: --size {args.size!r} is not one of {config.size_labels(params)}")
+    root = repo_root()
+    fmt = tasks.get(args.task).format
+    src = schema.task_dir(root, args.task) / "train.parquet"
+    df = schema.check(read_parquet(src), fmt, src)
+    size = None if args.size == "full" else int(args.size)
+    out = subsample(df, fmt, size, params["subsample"]["seed"], args.task)
+    write_parquet(out, schema.subsample_path(root, args.task, args.size))
+    print(f"subsample: {args.task} {args.size}: {len(out)} of {len(df)} examples")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Stage `target`: from every encoder of one arm (the pretrained baseline, the random-init control, or each
+intermediate checkpoint), fine-tune on the English training data of every target task (encoder carried over,
+head re-initialised). Writes models/target/<arm>/<cell>/<target> and metrics/target/<arm>.json."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .. import config, tasks, tracking
+from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
+from ..data import schema
+from ..io import atomic_path, repo_root, write_json
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--arm", required=True, help="baseline | random | an intermediate task")
+    args = ap.parse_args(argv)
+    params = config.load()
+    arm = args.arm
+    if arm not in params["study"]["arms"]:
+        raise SystemExit(f"target: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
+    root = repo_root()
+    tok = tokenizer(root)
+    targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
+    data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
+                load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
+    cells = cells_of(root, params, arm)
+    from ..finetuning import train_task
+
+    metrics: dict = {}
+    t0 = time.time()
+    with tracking.stage_run(root, "target", f"target-{arm}", tags={"arm": arm}) as parent:
+        for cell in cells:
+            for target in targets:
+                train, dev, lr, tune_run = data[target]
+                run_params = {"arm": arm, "intermediate_task": arm if arm not in tasks.CONTROLS else "none",
+                              "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
+                              "target_task": target, "learning_rate": lr, "target_train_size": len(train.df),
+                              **{k: params["finetune"][k] for k in ("epochs", "batch_size", "freeze_embeddings")}}
+                with tracking.child_run(root, "target", f"{arm}-{cell.name}-{target}", params=run_params,
+                                        tags={"intermediate_run_id": cell.intermediate_run_id,
+                                              "tune_run_id": tune_run}) as run:
+                    run.dataset(train.df, f"{target}-train", train.path, train.md5, "training")
+                    model, result, dev_score = train_task(
+                        cell.encoder_dir, train, dev, tok, params, lr=lr, seed=cell.seed,
+                        label=f"target {arm} {cell.name} {target}",
+                        on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                    for epoch, loss in enumerate(result.losses):
+                        run.metrics({"train_loss": loss}, step=epoch)
+                    run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
+                    with atomic_path(target_dir(root, arm, cell.name, target)) as out:
+                        model.save(out, {**run_params, "mlflow_run_id": run.run_id,
+                                         "intermediate_run_id": cell.intermediate_run_id,
+                                         "encoder_dir": str(cell.encoder_dir.relative_to(root))})
+                    metrics[f"{cell.name}.{target}.dev_score"] = dev_score
+                    metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
+                    print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
+        metrics["mlflow_run_id"] = parent.run_id
+    metrics["seconds"] = round(time.time() - t0, 2)
+    write_json(root / "metrics" / "target" / f"{arm}.json", metrics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Task metadata shared by every source (synthetic or hub): format, metric and label inventory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    role: str  # "intermediate" | "target"
+    format: str  # key of xstilts.formats.REGISTRY
+    metric: str  # accuracy | f1 | squad_f1 | retrieval_accuracy
+    labels: tuple[str, ...] = field(default=())
+    mirrors: str = ""  # the real dataset this task stands in for
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+CCG_LABELS = (
+    "NP/N", "N/N", "N", "NP", "(S\\NP)/NP", "S\\NP", "(S\\NP)\\(S\\NP)", "PP/NP", "((S\\NP)\\(S\\NP))/NP",
+    "(S\\NP)/(S\\NP)", "conj", ".", "N/N[num]",
+)
+
+TASKS: dict[str, Task] = {
+    t.name: t
+    for t in [
+        Task("anli", "intermediate", "pair", "accuracy", NLI_LABELS, "ANLI R1-R3"),
+        Task("ccg", "intermediate", "tagging", "accuracy", CCG_LABELS, "CCGbank supertagging"),
+        Task("commonsenseqa", "intermediate", "mc", "accuracy", (), "CommonsenseQA (5 choices)"),
+        Task("cosmosqa", "intermediate", "mc", "accuracy", (), "Cosmos QA (4 choices)"),
+        Task("hellaswag", "intermediate", "mc", "accuracy", (), "HellaSwag (4 endings)"),
+        Task("mnli", "intermediate", "pair", "accuracy", NLI_LABELS, "MultiNLI"),
+        Task("qqp", "intermediate", "pair", "accuracy", ("not_duplicate", "duplicate"), "Quora Question Pairs"),
+        Task("squad", "intermediate", "span", "squad_f1", (), "SQuAD v1.1"),
+        Task("socialiqa", "intermediate", "mc", "accuracy", (), "SocialIQA (3 choices)"),
+        Task("xnli", "target", "pair", "accuracy", NLI_LABELS, "XNLI (trained on English NLI)"),
+        Task("xquad", "target", "span", "squad_f1", (), "XQuAD (trained on English SQuAD-style QA)"),
+        Task("panx", "target", "tagging", "f1", NER_LABELS, "PAN-X / WikiANN NER"),
+        Task("tatoeba", "target", "retrieval", "retrieval_accuracy", (), "Tatoeba (no training)"),
+    ]
+}
+
+INTERMEDIATE = tuple(n for n, t in TASKS.items() if t.role == "intermediate")
+TARGETS = tuple(n for n, t in TASKS.items() if t.role == "target")
+CONTROLS = ("baseline", "random")
+
+
+def get(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None

@@ -1,0 +1,168 @@
+"""The only module that talks to MLflow.
+
+Store: `sqlite:///<repo root>/mlflow.db` with artifacts in `<repo root>/mlartifacts` (both gitignored), the root
+coming from $DVC_ROOT inside DVC stages. $MLFLOW_TRACKING_URI overrides it (relative sqlite paths are resolved
+against the repo root, so `mlflow run .` from the root logs to the same store). Under `mlflow run` the project
+run ($MLFLOW_RUN_ID) becomes the stage's parent run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+STAGES = ("pretrain", "tune", "intermediate", "target", "evaluate")
+
+
+def tracking_uri(root: Path) -> str:
+    env = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not env:
+        return f"sqlite:///{root / 'mlflow.db'}"
+    if env.startswith("sqlite:///") and not env.startswith("sqlite:////"):
+        return f"sqlite:///{(root / env[len('sqlite:///'):]).resolve()}"
+    return env
+
+
+def experiment_name(stage: str) -> str:
+    return f"xstilts-{stage}"
+
+
+def _check_reachable(uri: str) -> None:
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5)
+    except (urllib.error.URLError, OSError) as exc:
+        raise RuntimeError(f"MLflow tracking server {uri} is not reachable ({exc}); start it or unset "
+                           f"MLFLOW_TRACKING_URI to use the local sqlite store") from exc
+
+
+@functools.lru_cache(maxsize=None)
+def _client(root: str):
+    import mlflow
+
+    uri = tracking_uri(Path(root))
+    _check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    return mlflow
+
+
+def setup_experiments(root: Path) -> None:
+    """Create every stage's experiment once (before any fan-out; concurrent creation races in sqlite)."""
+    mlflow = _client(str(root))
+    for stage in STAGES:
+        _ensure_experiment(mlflow, root, stage)
+
+
+def _ensure_experiment(mlflow, root: Path, stage: str) -> str:
+    name = experiment_name(stage)
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return mlflow.create_experiment(name, artifact_location=(root / "mlartifacts" / name).as_uri())
+    except Exception:  # created concurrently by another process
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+@functools.lru_cache(maxsize=None)
+def git_commit(root: str) -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+class Run:
+    """A handle on an active MLflow run: log params/metrics/artifacts/inputs; `run_id` for the metrics files."""
+
+    def __init__(self, mlflow, run):
+        self._mlflow = mlflow
+        self.run_id: str = run.info.run_id
+
+    def params(self, params: dict) -> None:
+        flat = {k: (str(v) if not isinstance(v, (int, float, str, bool)) else v) for k, v in _flat(params).items()}
+        self._mlflow.log_params(flat)
+
+    def metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        clean = {k.replace("@", "_"): float(v) for k, v in metrics.items() if v is not None and v == v}
+        if clean:
+            self._mlflow.log_metrics(clean, step=step)
+
+    def tags(self, tags: dict[str, Any]) -> None:
+        self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+    def artifact(self, path: Path, subdir: str | None = None) -> None:
+        self._mlflow.log_artifact(str(path), artifact_path=subdir)
+
+    def dataset(self, df, name: str, path: Path, md5: str, context: str) -> None:
+        """Record an input dataset with its DVC md5 as digest (and as a tag)."""
+        ds = self._mlflow.data.from_pandas(df.head(0), source=str(path), name=name, digest=md5[:32])
+        self._mlflow.log_input(ds, context=context)
+        self._mlflow.set_tag(f"data.{name}.md5", md5)
+
+
+@contextlib.contextmanager
+def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
+              tags: dict | None = None) -> Iterator[Run]:
+    """The stage's parent run (the `mlflow run` project run when there is one)."""
+    mlflow = _client(str(root))
+    exp_id = _ensure_experiment(mlflow, root, stage)
+    if os.environ.get("MLFLOW_RUN_ID"):
+        ctx = mlflow.start_run()  # attach to the project run created by `mlflow run`
+    else:
+        ctx = mlflow.start_run(experiment_id=exp_id, run_name=run_name)
+    with ctx as run:
+        handle = Run(mlflow, run)
+        handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
+                     "xstilts_stage": stage, **(tags or {})})
+        if params:
+            handle.params(params)
+        yield handle
+
+
+@contextlib.contextmanager
+def child_run(root: Path, stage: str, run_name: str, params: dict | None = None,
+              tags: dict | None = None) -> Iterator[Run]:
+    """A run nested under the active stage run."""
+    mlflow = _client(str(root))
+    parent = mlflow.active_run()
+    kwargs = {"experiment_id": parent.info.experiment_id} if parent else {"experiment_id": _ensure_experiment(mlflow, root, stage)}
+    with mlflow.start_run(run_name=run_name, nested=parent is not None, **kwargs) as run:
+        handle = Run(mlflow, run)
+        handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
+                     "xstilts_stage": stage, **(tags or {})})
+        if params:
+            handle.params(params)
+        yield handle
+
+
+def tag_run(root: Path, run_id: str, tags: dict[str, Any]) -> None:
+    """Set tags on a finished run (e.g. a tuning trial's final state)."""
+    mlflow = _client(str(root))
+    client = mlflow.MlflowClient()
+    for k, v in tags.items():
+        client.set_tag(run_id, k, str(v)[:5000])
