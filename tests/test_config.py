@@ -1,0 +1,68 @@
+"""params.yaml is validated before any work: one clear error naming the key and the allowed values."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from xstilts import config
+from xstilts.cli import deep_merge
+
+from .conftest import REPO
+
+
+def test_committed_default_and_profiles_validate(params):
+    config.validate(params)
+    for overlay in (REPO / "profiles").glob("*.yaml"):
+        config.validate(deep_merge(copy.deepcopy(params), yaml.safe_load(overlay.read_text())))
+
+
+@pytest.mark.parametrize("mutate, key, hint", [
+    (lambda p: p["study"]["intermediate_tasks"].append("sst2"), "study.intermediate_tasks[9]", "allowed values"),
+    (lambda p: p["study"]["languages"].append("xx"), "study.languages[5]", "allowed values"),
+    (lambda p: p["study"].update(target_tasks=[]), "study.target_tasks", "non-empty"),
+    (lambda p: p["subsample"].update(sizes=[150, 5000, "full"]), "subsample.sizes", "natural size"),
+    (lambda p: p["subsample"].update(sizes=[150, 450]), "subsample.sizes", "must end with 'full'"),
+    (lambda p: p["tune"].update(lr_low=0.1, lr_high=0.001), "tune.lr_low", "below"),
+    (lambda p: p["finetune"].update(epochs="three"), "finetune.epochs", "must be int"),
+    (lambda p: p["finetune"].update(freeze_embeddings="yes"), "finetune.freeze_embeddings", "must be bool"),
+    (lambda p: p["study"]["arms"].remove("qqp"), "study.arms", "missing: qqp"),
+    (lambda p: p["adversaries"]["subsets"].update(xquad=["lexical_overlap"]), "adversaries.subsets.xquad[0]", "does not apply"),
+    (lambda p: p["languages"]["ea"].update(script="klingon"), "languages.ea.script", "allowed values"),
+    (lambda p: p.pop("report"), "report", "missing key"),
+    (lambda p: p["prepare"]["train_size"].pop("mnli"), "prepare.train_size.mnli", "missing"),
+])
+def test_bad_params_name_the_key(params, mutate, key, hint):
+    mutate(params)
+    with pytest.raises(config.ConfigError) as err:
+        config.validate(params)
+    assert f"`{key}`" in str(err.value)
+    assert hint in str(err.value)
+
+
+def test_cli_check_exits_nonzero_on_bad_params(tmp_path, params, monkeypatch, capsys):
+    from xstilts import cli
+
+    params["tune"]["lr_low"] = -1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.setenv("XSTILTS_ROOT", str(tmp_path))
+    assert cli.main(["check"]) == 2
+    assert "tune.lr_low" in capsys.readouterr().err
+
+
+def test_profile_switch_writes_valid_params(tmp_path, params, monkeypatch):
+    from xstilts import cli
+
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "smoke.yaml").write_text((REPO / "profiles" / "smoke.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.setenv("XSTILTS_ROOT", str(tmp_path))
+    assert cli.main(["profile", "smoke"]) == 0
+    smoke = config.load(tmp_path / "params.yaml")
+    assert smoke["profile"] == "smoke" and smoke["study"]["intermediate_tasks"] == ["mnli", "squad"]
+    with pytest.raises(SystemExit, match="restore the default"):
+        cli.main(["profile", "smoke"])
