@@ -499,9 +499,9 @@ def answer_markdown(corr: Mapping[str, Any]) -> str:
 def baseline_markdown(ctrl: pd.DataFrame, checks: Mapping[str, Mapping[str, Any]]) -> str:
     """Per target task: baseline vs random-init clean/adversarial scores, chance, and the computed checks."""
     parts = []
-    advs = adversaries(ctrl)
     for target in sorted(set(ctrl["target_task"])):
         rows = ctrl[ctrl["target_task"] == target]
+        advs = adversaries(rows)  # only the adversaries this target task has
         metric = ", ".join(sorted(set(rows["metric"])))
         header = ["language", "baseline clean", *[f"baseline {a} (Δ)" for a in advs],
                   "random clean", *[f"random {a} (Δ)" for a in advs], "chance"]

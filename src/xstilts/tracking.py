@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -76,13 +75,9 @@ def _ensure_experiment(mlflow, root: Path, stage: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def git_commit(root: str) -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    from .provenance import git_commit as _commit
+
+    return _commit(Path(root))
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -120,8 +115,12 @@ class Run:
 
     def dataset(self, df, name: str, path: Path, md5: str, context: str) -> None:
         """Record an input dataset with its DVC md5 as digest (and as a tag)."""
-        ds = self._mlflow.data.from_pandas(df.head(0), source=str(path), name=name, digest=md5[:32])
-        self._mlflow.log_input(ds, context=context)
+        import warnings
+
+        with warnings.catch_warnings():  # schema-inference hints about integer columns are noise here
+            warnings.simplefilter("ignore")
+            ds = self._mlflow.data.from_pandas(df.head(0), source=str(path), name=name, digest=md5[:32])
+            self._mlflow.log_input(ds, context=context)
         self._mlflow.set_tag(f"data.{name}.md5", md5)
 
 

@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> None:
                 clean = sum(r["score"] for r in zs if r["subset"] == "clean") / max(1, len(langs) - 1)
                 print(f"evaluate: {arm} {cell.name} {target}: zero-shot clean {clean:.1f}")
         metrics["mlflow_run_id"] = parent.run_id
+        parent.metrics({"stage_seconds": time.time() - t0})
     write_parquet(pd.DataFrame(rows), root / "results" / f"{arm}.parquet")
     write_parquet(pd.DataFrame(preds), root / "predictions" / f"{arm}.parquet")
-    metrics["seconds"] = round(time.time() - t0, 2)
     write_json(root / "metrics" / "evaluate" / f"{arm}.json", metrics)
 
 

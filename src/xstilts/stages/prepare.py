@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_path(root / "data" / "prepared") as tmp:
         summary = SOURCES[params["study"]["source"]](params, tmp, print)
     tracking.setup_experiments(root)  # created once, before any fan-out
-    write_json(root / "metrics" / "prepare.json", {**{f"examples.{k}": v for k, v in summary.items()},
-                                                   "seconds": round(time.time() - t0, 2)})
+    write_json(root / "metrics" / "prepare.json", {f"examples.{k}": v for k, v in summary.items()})
+    print(f"prepare: done in {time.time() - t0:.1f}s")
 
 
 if __name__ == "__main__":

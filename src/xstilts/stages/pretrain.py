@@ -57,10 +57,12 @@ def main(argv: list[str] | None = None) -> None:
         run.metrics({"mlm_loss_final": final, "vocab_size": len(vocab),
                      "parameters": sum(x.numel() for x in encoder.parameters()), **flat})
         run.artifact(base_out / "alignment.json")
+        run.metrics({"stage_seconds": time.time() - t0})
         run_id = run.run_id
     write_json(root / "metrics" / "pretrain.json", {
         "mlm_loss_first": losses[0], "mlm_loss_final": final, "vocab_size": len(vocab),
-        "seconds": round(time.time() - t0, 2), "mlflow_run_id": run_id, **flat})
+        "mlflow_run_id": run_id, **flat})
+    print(f"pretrain: done in {time.time() - t0:.1f}s")
 
 
 if __name__ == "__main__":

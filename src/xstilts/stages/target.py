@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
                     metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
                     print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
         metrics["mlflow_run_id"] = parent.run_id
-    metrics["seconds"] = round(time.time() - t0, 2)
+        parent.metrics({"stage_seconds": time.time() - t0})
     write_json(root / "metrics" / "target" / f"{arm}.json", metrics)
 
 

@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         summary[f"{task}.learning_rate"] = rec["learning_rate"]
         summary[f"{task}.best_dev_score"] = rec["best_dev_score"]
         print(f"tune: {task}: lr={rec['learning_rate']:.2e} dev={rec['best_dev_score']:.1f}")
-    write_json(root / "metrics" / "tune.json", {**summary, "seconds": round(time.time() - t0, 2)})
+    write_json(root / "metrics" / "tune.json", summary)
+    print(f"tune: done in {time.time() - t0:.1f}s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,162 @@
+"""End to end: the real pipeline (`dvc repro`) on the smoke profile in a temporary copy of the repository,
+then the MLflow store it wrote, served by a real `mlflow server` on 127.0.0.1 and read through its REST API."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.e2e
+BIN = str(Path(sys.executable).parent)
+
+
+def _env(root: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env.update(PATH=BIN + os.pathsep + env.get("PATH", ""), HF_HUB_OFFLINE="1", HF_HOME=str(root / ".hf_home"),
+               MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", DVC_NO_ANALYTICS="1", DVC_STUDIO_OFFLINE="1",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    return env
+
+
+def _run(cmd: list[str], root: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory) -> Path:
+    """A copy of the working tree (tracked + untracked-not-ignored files) with the smoke profile, reproduced."""
+    root = tmp_path_factory.mktemp("xstilts") / "repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for f in files:
+        if (REPO / f).is_file():
+            (root / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, root / f)
+    _run(["git", "init", "-q"], root)
+    _run(["xstilts", "profile", "smoke"], root)
+    _run(["git", "add", "-A"], root)
+    _run(["git", "commit", "-qm", "smoke"], root)
+    t0 = time.time()
+    proc = _run(["dvc", "repro"], root, timeout=900)
+    (root / "repro.log").write_text(proc.stdout + proc.stderr)
+    (root / "repro.seconds").write_text(f"{time.time() - t0:.1f}")
+    return root
+
+
+def test_repro_writes_report_with_signal(smoke_repo):
+    params = yaml.safe_load((smoke_repo / "params.yaml").read_text())
+    md = (smoke_repo / "reports" / "correlation.md").read_text()
+    for section in ("## Answer", "## Baseline zero-shot scores", "## Degradation", "## Provenance"):
+        assert section in md
+    for png in ("degradation_vs_size.png", "zero_shot_heatmap.png"):
+        assert (smoke_repo / "reports" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((smoke_repo / "reports" / "metrics.json").read_text())
+    assert "baseline.zero_shot.clean" in metrics
+    results = pd.concat([pd.read_parquet(p) for p in (smoke_repo / "results").glob("*.parquet")])
+    assert set(results.arm) == set(params["study"]["arms"])
+    assert set(results.language) == set(params["study"]["languages"])
+    for target, advs in params["adversaries"]["subsets"].items():
+        assert set(results[results.target_task == target].subset) == {"clean", *advs}
+    # every intermediate arm has one model per size label and seed
+    inter = results[~results.arm.isin(["baseline", "random"])]
+    assert set(inter.size_label) == {str(s) for s in params["subsample"]["sizes"]}
+    assert (results.target_run_id.str.len() == 32).all()
+
+
+def test_report_provenance_matches_dvc_lock(smoke_repo):
+    lock = yaml.safe_load((smoke_repo / "dvc.lock").read_text())
+    report = json.loads((smoke_repo / "reports" / "correlation.json").read_text())
+    paths = {d["path"] for d in report["provenance"]["data"]}
+    assert any(p.startswith("data/subsamples/") for p in paths)
+    assert report["provenance"]["git_commit"] not in ("", "unknown")
+    assert f"subsample@mnli-60" in lock["stages"]
+    _run(["xstilts", "verify-report"], smoke_repo)
+
+
+def test_noop_repro_has_nothing_to_run(smoke_repo):
+    proc = _run(["dvc", "repro"], smoke_repo)
+    assert "Running stage" not in proc.stdout
+    status = _run(["dvc", "status"], smoke_repo)
+    assert "up to date" in status.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"},
+                                 method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_mlflow_server_shows_every_stage(smoke_repo):
+    port = _free_port()
+    env = _env(smoke_repo) | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = subprocess.Popen(
+        ["mlflow", "server", "--backend-store-uri", f"sqlite:///{smoke_repo / 'mlflow.db'}", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"], cwd=smoke_repo, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start")
+        exps = {e["name"]: e["experiment_id"] for e in _get(base + "/api/2.0/mlflow/experiments/search",
+                                                             {"max_results": 100})["experiments"]}
+        for stage in ("pretrain", "tune", "intermediate", "target", "evaluate"):
+            assert f"xstilts-{stage}" in exps
+        def runs(stage):
+            out = _get(base + "/api/2.0/mlflow/runs/search",
+                       {"experiment_ids": [exps[f"xstilts-{stage}"]], "max_results": 1000})
+            return out.get("runs", [])
+        def kv(run, field):
+            return {d["key"]: d["value"] for d in run["data"].get(field, [])}
+        inter = [r for r in runs("intermediate") if "intermediate_task" in kv(r, "params")]
+        assert len(inter) == 2 * 3  # 2 tasks x 3 sizes x 1 seed
+        for r in inter:
+            p, m, t = kv(r, "params"), kv(r, "metrics"), kv(r, "tags")
+            assert {"intermediate_task", "train_size", "seed", "learning_rate"} <= set(p)
+            assert "dev_score_final" in m
+            assert t["git_commit"] not in ("", "unknown") and t["dvc_stage"].startswith("intermediate@")
+            assert any(k.startswith("data.") and k.endswith(".md5") for k in t)
+            assert t.get("mlflow.parentRunId")
+        targets = [r for r in runs("target") if "target_task" in kv(r, "params")]
+        assert len(targets) == (2 * 3 + 2) * 3  # (cells + baseline + random) x 3 target tasks
+        assert {kv(r, "params")["target_task"] for r in targets} == {"xnli", "xquad", "panx"}
+        trials = [r for r in runs("tune") if "trial" in kv(r, "params")]
+        assert trials and all(kv(r, "tags").get("trial_state") in ("complete", "pruned", "failed") for r in trials)
+        assert runs("pretrain") and runs("evaluate")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_mlflow_run_runs_a_single_stage(smoke_repo):
+    proc = _run(["mlflow", "run", ".", "-e", "intermediate", "-P", "task=squad", "--env-manager", "local",
+                 "--experiment-name", "xstilts-intermediate"], smoke_repo)
+    assert "intermediate: squad" in proc.stdout + proc.stderr
