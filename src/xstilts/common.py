@@ -46,9 +46,19 @@ class Dataset:
     path: Path
     md5: str
 
+    def __post_init__(self) -> None:
+        self._features: dict[tuple[int, int, bool], list] = {}
+
     @property
     def fmt(self) -> formats.Format:
         return formats.get(self.task.format)
+
+    def features(self, tok, max_length: int, train: bool) -> list:
+        """Tokenised features, computed once per (tokenizer, max_length, train) and reused across models."""
+        key = (id(tok), max_length, train)
+        if key not in self._features:
+            self._features[key] = self.fmt.encode(self.df, tok, max_length, train=train)
+        return self._features[key]
 
 
 def load_dataset(task: str, path: Path, adversarial: bool = False) -> Dataset:

@@ -40,7 +40,7 @@ def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_s
     results, predictions = [], []
     clean_by_lang: dict[str, tuple[pd.DataFrame, list]] = {}
     for (lang, subset), ds in sorted(sets.items(), key=lambda kv: (kv[0][0], kv[0][1] != "clean", kv[0][1])):
-        feats = ds.fmt.encode(ds.df, tok, max_length, train=False)
+        feats = ds.features(tok, max_length, train=False)
         score, per_example, preds = evaluate(model, ds.fmt, ds.df, feats, info.metric, info.labels, batch_size)
         if subset == "clean":
             clean_by_lang[lang] = (ds.df, preds)

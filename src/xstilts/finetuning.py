@@ -21,10 +21,10 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
     Returns (model, FitResult, final dev score or None)."""
     ft = params["finetune"]
     model = common.task_model(encoder_dir, train.task, seed, ft["freeze_embeddings"])
-    feats = train.fmt.encode(train.df, tok, max_length(params), train=True)
+    feats = train.features(tok, max_length(params), train=True)
     if not feats:
         raise ValueError(f"{train.path}: no trainable examples after tokenisation (max_length {max_length(params)})")
-    dev_feats = dev.fmt.encode(dev.df, tok, max_length(params), train=False) if dev is not None else None
+    dev_feats = dev.features(tok, max_length(params), train=False) if dev is not None else None
     scores: list[float] = []
 
     def on_epoch(epoch: int, m) -> float | None:

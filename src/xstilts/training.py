@@ -89,6 +89,7 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     """Train `model` in place. `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop."""
     dev = device()
     model.to(dev)
+    torch.manual_seed(seed)  # dropout draws: same seed -> same run
     rng = np.random.default_rng(seed)
     plan = [batches(feats, batch_size, rng) for _ in range(epochs)]
     total = sum(len(p) for p in plan)

@@ -35,6 +35,8 @@ class Adversary:
         out["source_id"] = out["id"]
         out["id"] = out["id"] + "~" + self.name
         out["adversary"] = self.name
+        if "meta" in out.columns:
+            out["meta"] = ""  # the source's hints (spans, replacements) no longer describe the new text
         return out.reset_index(drop=True)
 
 

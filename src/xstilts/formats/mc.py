@@ -36,11 +36,15 @@ class MultipleChoice:
         for i, f in enumerate(feats):
             ids[i, : f.ids.shape[0], : f.ids.shape[1]] = f.ids
         ids_t = torch.from_numpy(ids)
+        choice_mask = torch.tensor([[j < f.ids.shape[0] for j in range(c)] for f in feats])
         return {"input_ids": ids_t.view(-1, n), "attention_mask": (ids_t.view(-1, n) != PAD).long(),
-                "labels": torch.tensor([f.target for f in feats]), "num_choices": torch.tensor(c)}
+                "labels": torch.tensor([f.target for f in feats]), "choice_mask": choice_mask}
 
     def _scores(self, logits, batch):
-        return logits[:, 0, 0].view(-1, int(batch["num_choices"]))
+        """One score per choice; the padding choices of rows with fewer choices can never win."""
+        mask = batch["choice_mask"]
+        scores = logits[:, 0, 0].view(mask.shape)
+        return scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
 
     def loss(self, logits, batch):
         return F.cross_entropy(self._scores(logits, batch), batch["labels"])

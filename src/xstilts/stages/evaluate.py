@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
                 with tracking.child_run(root, "evaluate", f"{arm}-{cell.name}-{target}",
                                         params={"arm": arm, "size_label": cell.size_label, "seed": cell.seed,
                                                 "train_size": cell.train_size, "target_task": target},
-                                        tags={"target_run_id": info["mlflow_run_id"]}) as run:
+                                        tags={"target_run_id": info["mlflow_run_id"],
+                                              **{f"data.{target}.{r['language']}.{r['subset']}.md5": r["data_md5"]
+                                                 for r in res}}) as run:
                     flat = {f"{r['language']}.{r['subset']}": r["score"] for r in res}
                     run.metrics(flat)
                     for r in res:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 from .. import config, tasks, tracking
 from ..common import control_encoder_dir, load_dataset, tokenizer
@@ -20,7 +21,7 @@ def tune_task(root, params: dict, task: str, tok) -> dict:
     info = tasks.get(task)
     train = load_dataset(task, schema.task_dir(root, task) / "train.parquet")
     dev = load_dataset(task, schema.task_dir(root, task) / "dev.parquet")
-    train.df = subsample(train.df, info.format, min(tu["train_examples"], len(train.df)), tu["seed"], task)
+    train = replace(train, df=subsample(train.df, info.format, min(tu["train_examples"], len(train.df)), tu["seed"], task))
     encoder = control_encoder_dir(root, "baseline")
     with tracking.stage_run(root, "tune", f"tune-{task}", params={"task": task, "tune": tu},
                             tags={"task": task}) as parent:
