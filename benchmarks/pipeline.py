@@ -12,13 +12,14 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from xstilts.devtools import copy_worktree
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = {"default": 600.0, "smoke": 120.0}
@@ -33,12 +34,7 @@ def env() -> dict:
 
 
 def fresh_copy(dst: Path, profile: str) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for f in files:
-        if (REPO / f).is_file():
-            (dst / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, dst / f)
+    copy_worktree(REPO, dst)
     run = lambda *c: subprocess.run(c, cwd=dst, env=env(), check=True, capture_output=True)  # noqa: E731
     run("git", "init", "-q")
     if profile != "default":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from xstilts.devtools import copy_worktree
 
 from .conftest import REPO
 
@@ -41,12 +42,7 @@ def _run(cmd: list[str], root: Path, timeout: int = 600) -> subprocess.Completed
 def smoke_repo(tmp_path_factory) -> Path:
     """A copy of the working tree (tracked + untracked-not-ignored files) with the smoke profile, reproduced."""
     root = tmp_path_factory.mktemp("xstilts") / "repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for f in files:
-        if (REPO / f).is_file():
-            (root / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, root / f)
+    copy_worktree(REPO, root)
     _run(["git", "init", "-q"], root)
     _run(["xstilts", "profile", "smoke"], root)
     _run(["git", "add", "-A"], root)
@@ -146,7 +142,7 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
             assert any(k.startswith("data.") and k.endswith(".md5") for k in t)
             assert t.get("mlflow.parentRunId")
         targets = [r for r in runs("target") if "target_task" in kv(r, "params")]
-        assert len(targets) == (2 * 3 + 2) * 3  # (cells + baseline + random) x 3 target tasks
+        assert len(targets) == (2 * 3 + 1) * 3  # (cells + baseline) x 3 target tasks
         assert {kv(r, "params")["target_task"] for r in targets} == {"xnli", "xquad", "panx"}
         trials = [r for r in runs("tune") if "trial" in kv(r, "params")]
         assert trials and all(kv(r, "tags").get("trial_state") in ("complete", "pruned", "failed") for r in trials)

@@ -68,14 +68,22 @@ def quiet_transformers() -> None:
 
 
 def load_encoder(path: Path):
-    from transformers import XLMRobertaModel
+    """An encoder saved by `save_pretrained` (config.json + model.safetensors), built without a pooler and loaded
+    strictly from safetensors (no pickle, no remote code)."""
+    from safetensors.torch import load_file
+    from transformers import XLMRobertaConfig
 
     quiet_transformers()
-
     path = Path(path)
-    if not (path / "model.safetensors").exists():
-        raise FileNotFoundError(f"{path}/model.safetensors: encoder checkpoint missing (run the stage that writes it)")
-    return XLMRobertaModel.from_pretrained(str(path), attn_implementation="sdpa", use_safetensors=True)
+    weights = path / "model.safetensors"
+    if not weights.exists() or not (path / "config.json").exists():
+        raise FileNotFoundError(f"{weights}: encoder checkpoint missing (run the stage that writes it)")
+    model = new_encoder(XLMRobertaConfig.from_pretrained(str(path)))
+    result = model.load_state_dict(load_file(str(weights)), strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(f"{weights}: not an encoder of this architecture (missing {result.missing_keys[:3]}, "
+                         f"unexpected {result.unexpected_keys[:3]})")
+    return model
 
 
 class TaskModel(nn.Module):
