@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
                 with atomic_path(intermediate_dir(root, task, label, seed)) as out:
                     model.encoder.save_pretrained(str(out))
                     (out / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+                run.artifact(intermediate_dir(root, task, label, seed) / "run.json")  # resolved config
                 metrics[f"{cell}.dev_score"] = dev_score
                 metrics[f"{cell}.train_size"] = len(train.df)
                 metrics[f"{cell}.mlflow_run_id"] = run.run_id

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
                         model.save(out, {**run_params, "mlflow_run_id": run.run_id,
                                          "intermediate_run_id": cell.intermediate_run_id,
                                          "encoder_dir": str(cell.encoder_dir.relative_to(root))})
+                    run.artifact(target_dir(root, arm, cell.name, target) / "model.json")  # resolved config
                     metrics[f"{cell.name}.{target}.dev_score"] = dev_score
                     metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
                     print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
