@@ -67,10 +67,18 @@ def load_dataset(task: str, path: Path, adversarial: bool = False) -> Dataset:
     return Dataset(info, df, path, md5_file(path))
 
 
+def tuned_path(root: Path, task: str) -> Path:
+    """tuned/<role>/<task>.json: the tune stage's choice (deterministic content, no run ids: a re-run that picks
+    the same learning rate leaves downstream stages untouched)."""
+    return root / "tuned" / schema.role_dir(task) / f"{task}.json"
+
+
 def tuned_lr(root: Path, task: str) -> tuple[float, str]:
-    """(learning rate chosen by the tune stage, its MLflow run id)."""
-    rec = read_json(root / "tuned" / f"{task}.json")
-    return float(rec["learning_rate"]), rec["mlflow_run_id"]
+    """(learning rate chosen by the tune stage, the MLflow run id of its study, "" if unknown)."""
+    rec = read_json(tuned_path(root, task))
+    runs = root / "metrics" / "tune.json"
+    run_id = read_json(runs).get(f"{task}.mlflow_run_id", "") if runs.exists() else ""
+    return float(rec["learning_rate"]), run_id
 
 
 def task_model(encoder_dir: Path, task: tasks.Task, seed: int, freeze_embeddings: bool) -> TaskModel:

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 
 from .. import config, tasks, tracking
-from ..common import control_encoder_dir, load_dataset, tokenizer
+from ..common import control_encoder_dir, load_dataset, tokenizer, tuned_path
 from ..data import schema
 from ..data.subsample import subsample
 from ..finetuning import train_task
@@ -58,10 +58,10 @@ def tune_task(root, params: dict, task: str, tok) -> dict:
                         "trials_pruned": sum(r.state == "pruned" for r in records),
                         "trials_failed": sum(r.state == "failed" for r in records)})
         parent.tags({"best_trial_run_id": trial_runs.get(best.number, "")})
-        return {"task": task, "learning_rate": best_lr, "best_dev_score": best_value, "mlflow_run_id": parent.run_id,
-                "trials": [{"number": r.number, "learning_rate": r.learning_rate, "state": r.state, "value": r.value,
-                            "intermediate": r.intermediate, "reason": r.reason,
-                            "mlflow_run_id": trial_runs.get(r.number, "")} for r in records]}
+        record = {"task": task, "learning_rate": best_lr, "best_dev_score": best_value,
+                  "trials": [{"number": r.number, "learning_rate": r.learning_rate, "state": r.state,
+                              "value": r.value, "intermediate": r.intermediate, "reason": r.reason} for r in records]}
+        return record, parent.run_id
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,10 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     summary = {}
     t0 = time.time()
     for task in st["intermediate_tasks"] + [t for t in st["target_tasks"] if tasks.get(t).format != "retrieval"]:
-        rec = tune_task(root, params, task, tok)
-        write_json(root / "tuned" / f"{task}.json", rec)
+        rec, run_id = tune_task(root, params, task, tok)
+        write_json(tuned_path(root, task), rec)
         summary[f"{task}.learning_rate"] = rec["learning_rate"]
         summary[f"{task}.best_dev_score"] = rec["best_dev_score"]
+        summary[f"{task}.mlflow_run_id"] = run_id
         print(f"tune: {task}: lr={rec['learning_rate']:.2e} dev={rec['best_dev_score']:.1f}")
     write_json(root / "metrics" / "tune.json", summary)
     print(f"tune: done in {time.time() - t0:.1f}s")
