@@ -156,3 +156,24 @@ def test_mlflow_run_runs_a_single_stage(smoke_repo):
     proc = _run(["mlflow", "run", ".", "-e", "intermediate", "-P", "task=squad", "--env-manager", "local",
                  "--experiment-name", "xstilts-intermediate"], smoke_repo)
     assert "intermediate: squad" in proc.stdout + proc.stderr
+
+
+def test_dvc_remote_push_then_pull_into_fresh_clone(smoke_repo, tmp_path):
+    """A lab pushes its prepared data, subsamples and models; a collaborator pulls instead of re-running."""
+    storage = tmp_path / "storage"
+    _run(["dvc", "remote", "add", "--local", "-f", "-d", "shared", str(storage)], smoke_repo)
+    _run(["dvc", "push"], smoke_repo)
+    assert any(storage.rglob("*")), "nothing was pushed"
+    # the lab commits what `dvc repro` wrote to git (dvc.lock, metrics, report); the collaborator clones that
+    _run(["git", "add", "-A"], smoke_repo)
+    _run(["git", "commit", "-qm", "results"], smoke_repo)
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(smoke_repo), str(clone)], tmp_path)
+    _run(["dvc", "remote", "add", "--local", "-f", "-d", "shared", str(storage)], clone)
+    _run(["dvc", "pull"], clone)
+    for path in ("data/prepared", "data/subsamples/mnli/60.parquet", "models/tokenizer", "results/baseline.parquet"):
+        assert (clone / path).exists(), path
+    status = _run(["dvc", "status"], clone)
+    assert "up to date" in status.stdout, status.stdout
+    proc = _run(["dvc", "repro"], clone)
+    assert "Running stage" not in proc.stdout, proc.stdout
