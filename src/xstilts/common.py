@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,10 +91,6 @@ def task_model(encoder_dir: Path, task: tasks.Task, seed: int, freeze_embeddings
     model = TaskModel(encoder, formats.get(task.format).out_features(task.num_labels))
     freeze_word_embeddings(model, freeze_embeddings)
     return model
-
-
-def clone(model: TaskModel) -> TaskModel:
-    return copy.deepcopy(model)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +205,3 @@ def load(path: Path | str | None = None) -> dict:
 def size_labels(params: dict) -> list[str]:
     """Subsample size labels of every intermediate task: the controlled sizes, then "full"."""
     return [str(s) for s in params["subsample"]["sizes"]]
-
-
-def log_size(n: int) -> float:
-    return math.log(n)

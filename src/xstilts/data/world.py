@@ -169,13 +169,6 @@ class Lexicon:
     def is_anchor(self, lang: str, word: str) -> bool:
         return self.forms[lang][word] == word
 
-    def all_forms(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for code in sorted(self.forms):
-            for f in self.forms[code].values():
-                seen.setdefault(f, None)
-        return list(seen)
-
 
 # ---- sentences as constituents ---------------------------------------------------------------------------------
 Word = tuple[str, str]  # (english word, tag)
