@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("profile", help="switch params.yaml to a profile (smoke, ...) on top of the default")
     p.add_argument("name")
     sub.add_parser("check", help="validate params.yaml and exit")
+    pl = sub.add_parser("plan", help="dry run: runs per stage, examples processed, estimated GPU-hours")
+    pl.add_argument("--throughput", type=float, default=None,
+                    help="assumed training examples/s per GPU (default: see xstilts.plan.Assumptions)")
     v = sub.add_parser("verify-report", help="fail if reports/correlation.json's data hashes differ from dvc.lock")
     v.add_argument("--report", default="reports/correlation.json")
     args = ap.parse_args(argv)
@@ -51,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "profile":
             apply_profile(root, args.name)
             print(f"params.yaml now holds the {args.name!r} profile; run `dvc repro`")
+        elif args.cmd == "plan":
+            from .plan import Assumptions, plan, render
+
+            a = Assumptions() if args.throughput is None else Assumptions(train_examples_per_second=args.throughput)
+            print(render(plan(config.load(root / "params.yaml"), a)))
         elif args.cmd == "check":
             config.load(root / "params.yaml")
             print("params.yaml: ok")

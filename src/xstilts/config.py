@@ -17,7 +17,9 @@ class ConfigError(ValueError):
 _NUM = (int, float)
 SCRIPTS = ("latin", "cyrillic", "greek")
 ORDERS = ("svo", "sov")
-SOURCES = ("synthetic",)  # the hub source (paper profile) registers in xstilts.data.sources
+SOURCES = ("synthetic", "hub")
+HUB_SCHEMA = {"benchmark": str, "revisions": dict, "squad_version": str, "anli_composition": str,
+              "model": {"id": str, "revision": str}}
 PRUNERS = ("median", "halving", "none")
 
 # key -> expected python type(s); nested dicts are walked; lists are checked by _check_list
@@ -125,7 +127,7 @@ def validate(p: dict) -> dict:
         if task not in pr["train_size"]:
             raise ConfigError(f"params.yaml: `prepare.train_size.{task}` missing (natural training size of {task})")
     for task in st["target_tasks"]:
-        if T.get(task).format != "retrieval" and task not in pr["target_train_size"]:
+        if st["source"] == "synthetic" and T.get(task).format != "retrieval" and task not in pr["target_train_size"]:
             raise ConfigError(f"params.yaml: `prepare.target_train_size.{task}` missing")
     for section in ("train_size", "target_train_size"):
         for task, n in pr[section].items():
@@ -166,6 +168,9 @@ def validate(p: dict) -> dict:
     if not 0 < p["adversaries"]["char_noise_rate"] <= 1:
         raise ConfigError("params.yaml: `adversaries.char_noise_rate` must be in (0, 1]")
 
+    if st["source"] == "hub":
+        _validate_hub(p, ADV)
+
     pt = p["pretrain"]
     if pt["hidden_size"] % pt["num_heads"]:
         raise ConfigError("params.yaml: `pretrain.hidden_size` must be divisible by `pretrain.num_heads`")
@@ -184,6 +189,36 @@ def validate(p: dict) -> dict:
         if p["report"][key] < 10:
             raise ConfigError(f"params.yaml: `report.{key}` must be >= 10")
     return p
+
+
+def _validate_hub(p: dict, adversaries: dict) -> None:
+    """The `hub` section of the paper profile (real datasets at pinned revisions)."""
+    from .data.hub.languages import VERSIONS
+    from .data.hub.prepare import TARGET_SOURCES
+
+    if "hub" not in p:
+        raise ConfigError("params.yaml: `study.source` is 'hub' but the `hub` section is missing (see profiles/paper.yaml)")
+    hp = p["hub"]
+    _walk(hp, HUB_SCHEMA, "hub")
+    _choice(hp["benchmark"], sorted(VERSIONS), "hub.benchmark")
+    _choice(hp["squad_version"], ("v1", "v2"), "hub.squad_version")
+    _choice(hp["anli_composition"], ("rounds", "plus"), "hub.anli_composition")
+    for key in ("data_dir", "ccg_path"):
+        if hp.get(key) is not None and not isinstance(hp[key], str):
+            raise ConfigError(f"params.yaml: `hub.{key}` must be a path or null, got {hp[key]!r}")
+    if hp.get("data_dir") and not Path(hp["data_dir"]).is_dir():
+        raise ConfigError(f"params.yaml: `hub.data_dir` = {hp['data_dir']!r} is not a directory")
+    if "ccg" in p["study"]["intermediate_tasks"] and not hp.get("ccg_path"):
+        raise ConfigError("params.yaml: `hub.ccg_path` is null but `study.intermediate_tasks` lists ccg: CCGbank is "
+                          "licensed (LDC2005T13) and never downloaded; set hub.ccg_path to your copy or drop ccg")
+    for i, task in enumerate(p["study"]["target_tasks"]):
+        _choice(task, sorted(TARGET_SOURCES), f"study.target_tasks[{i}] (hub source)")
+    for task, advs in p["adversaries"]["subsets"].items():
+        for i, name in enumerate(advs):
+            if adversaries[name].needs_hints:
+                raise ConfigError(f"params.yaml: adversary {name!r} (`adversaries.subsets.{task}[{i}]`) needs hints "
+                                  f"that only the synthetic benchmark provides; on hub data use: "
+                                  f"{', '.join(n for n, a in sorted(adversaries.items()) if not a.needs_hints)}")
 
 
 def load(path: Path | str | None = None) -> dict:

@@ -40,3 +40,32 @@ def align_embeddings(weight: torch.Tensor, vocab: dict[str, int], lexicon: pd.Da
 def encode_corpus(tok, texts: list[str], max_length: int) -> list[np.ndarray]:
     tok.enable_truncation(max_length=max_length)
     return [np.asarray(e.ids, dtype=np.int64) for e in tok.encode_batch(texts)]
+
+
+def pin_hub_model(model_id: str, revision: str, tok_out, base_out, rand_out, seed: int) -> dict:
+    """Paper profile: the pretrained encoder (e.g. XLM-R Large) and its fast tokenizer at a pinned revision,
+    saved as the baseline arm; a random-init encoder of the same config is the control. Safetensors only, no
+    remote code. `model_id` may also be a local directory (a mirror, or a test's tiny model)."""
+    import os
+
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+    from .modeling import new_encoder, quiet_transformers
+
+    quiet_transformers()
+    kwargs = {"revision": revision, "trust_remote_code": False}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_id, **kwargs)
+        encoder = XLMRobertaModel.from_pretrained(model_id, add_pooling_layer=False, use_safetensors=True, **kwargs)
+    except (OSError, ValueError) as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+        raise RuntimeError(f"could not load model {model_id!r} at revision {revision!r}"
+                           f"{' (HF_HUB_OFFLINE=1: only the local cache is used)' if offline else ''}: {exc}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise RuntimeError(f"{model_id}: a fast tokenizer (tokenizer.json) is required for offsets and word ids")
+    tokenizer.save_pretrained(str(tok_out))
+    encoder.save_pretrained(str(base_out))
+    torch.manual_seed(seed)
+    new_encoder(XLMRobertaConfig.from_pretrained(str(base_out))).save_pretrained(str(rand_out))
+    return {"model_id": model_id, "revision": revision, "vocab_size": encoder.config.vocab_size,
+            "parameters": sum(p.numel() for p in encoder.parameters())}

@@ -20,6 +20,7 @@ class Adversary:
     name: str
     formats: tuple[str, ...]
     description: str
+    needs_hints: bool  # True: works only where the source provides `meta` hints (the synthetic benchmark)
     # (clean rows, task labels, rng, options) -> adversarial rows (without source_id/adversary/id bookkeeping)
     fn: Callable[[pd.DataFrame, tuple[str, ...], np.random.Generator, dict], pd.DataFrame]
 
@@ -43,9 +44,9 @@ class Adversary:
 REGISTRY: dict[str, Adversary] = {}
 
 
-def register(name: str, formats: tuple[str, ...], description: str):
+def register(name: str, formats: tuple[str, ...], description: str, needs_hints: bool = False):
     def deco(fn):
-        REGISTRY[name] = Adversary(name, formats, description, fn)
+        REGISTRY[name] = Adversary(name, formats, description, needs_hints, fn)
         return fn
     return deco
 

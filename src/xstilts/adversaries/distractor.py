@@ -9,7 +9,7 @@ import pandas as pd
 from . import meta_of, register
 
 
-@register("distractor", ("span",), "appends meta.distractor to the context; answers unchanged")
+@register("distractor", ("span",), "appends meta.distractor to the context; answers unchanged", needs_hints=True)
 def distractor(df: pd.DataFrame, labels, rng, options) -> pd.DataFrame:
     rows = []
     for row in df.itertuples(index=False):

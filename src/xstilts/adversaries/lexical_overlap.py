@@ -10,7 +10,7 @@ import pandas as pd
 from . import meta_of, register
 
 
-@register("lexical_overlap", ("pair",), "entailed hypotheses with two role spans in meta.swap; roles swapped -> neutral")
+@register("lexical_overlap", ("pair",), "entailed hypotheses with two role spans in meta.swap; roles swapped -> neutral", needs_hints=True)
 def lexical_overlap(df: pd.DataFrame, labels, rng, options) -> pd.DataFrame:
     if "entailment" not in labels or "neutral" not in labels:
         raise ValueError(f"lexical_overlap needs NLI labels (entailment, neutral, ...), got {labels}")

@@ -103,4 +103,12 @@ def _task_json(out: Path, task: str, params: dict) -> None:
     (out / schema.role_dir(task) / task / "task.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
-SOURCES: dict[str, Callable[[dict, Path, Callable[[str], None]], dict]] = {"synthetic": prepare_synthetic}
+def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
+    """The real datasets (paper profile); imported lazily so that the default never imports `datasets`."""
+    from .hub.prepare import prepare_hub as run
+
+    return run(params, out, progress)
+
+
+SOURCES: dict[str, Callable[[dict, Path, Callable[[str], None]], dict]] = {"synthetic": prepare_synthetic,
+                                                                          "hub": prepare_hub}

@@ -13,7 +13,8 @@ import pandas as pd
 from .. import config, tasks, tracking
 from ..common import cells_of, target_dir, tokenizer
 from ..evaluation import evaluate_model, load_eval_sets
-from ..io import repo_root, write_json, write_parquet
+from ..data import schema
+from ..io import read_json, repo_root, write_json, write_parquet
 from ..modeling import TaskModel
 
 
@@ -27,9 +28,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"evaluate: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
     root = repo_root()
     tok = tokenizer(root)
-    langs = params["study"]["languages"]
     targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
-    sets = {t: load_eval_sets(root, t, langs, params["adversaries"]["subsets"].get(t, [])) for t in targets}
+    # each target's evaluation languages, as prepared (synthetic: study.languages; hub: the benchmark's table)
+    langs = {t: read_json(schema.task_dir(root, t) / "task.json")["languages"] for t in targets}
+    sets = {t: load_eval_sets(root, t, langs[t], params["adversaries"]["subsets"].get(t, [])) for t in targets}
     cells = cells_of(root, params, arm)
     models = {(c.name, t): target_dir(root, arm, c.name, t) for c in cells for t in targets}
     for path in models.values():
@@ -61,8 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                     for r in res:
                         metrics[f"{cell.name}.{target}.{r['language']}.{r['subset']}"] = r["score"]
                     metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
-                zs = [r for r in res if r["language"] != "en"]
-                clean = sum(r["score"] for r in zs if r["subset"] == "clean") / max(1, len(langs) - 1)
+                zs = [r["score"] for r in res if r["language"] != "en" and r["subset"] == "clean"]
+                clean = sum(zs) / max(1, len(zs))
                 print(f"evaluate: {arm} {cell.name} {target}: zero-shot clean {clean:.1f}")
         metrics["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})

@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     params = config.load()
     p = params["pretrain"]
     root = repo_root()
+    if params["study"]["source"] == "hub":
+        return pin(root, params)
     langs = params["study"]["languages"]
     prepared = root / "data" / "prepared" / "pretrain"
     lexicon = read_parquet(prepared / "lexicon.parquet")
@@ -63,6 +65,21 @@ def main(argv: list[str] | None = None) -> None:
         "mlm_loss_first": losses[0], "mlm_loss_final": final, "vocab_size": len(vocab),
         "mlflow_run_id": run_id, **flat})
     print(f"pretrain: done in {time.time() - t0:.1f}s")
+
+
+def pin(root, params: dict) -> None:
+    """Paper profile: pin the hub model recorded by `prepare` (data/prepared/pretrain/model.json)."""
+    from ..io import read_json
+    from ..pretraining import pin_hub_model
+
+    model = read_json(root / "data" / "prepared" / "pretrain" / "model.json")
+    with atomic_path(tokenizer_dir(root)) as tok_out, atomic_path(arm_dir(root, "baseline")) as base_out, \
+            atomic_path(arm_dir(root, "random")) as rand_out, \
+            tracking.stage_run(root, "pretrain", "pretrain", params={"model": model}) as run:
+        info = pin_hub_model(model["id"], model["revision"], tok_out, base_out, rand_out, params["pretrain"]["seed"])
+        run.metrics({"parameters": info["parameters"], "vocab_size": info["vocab_size"]})
+        run_id = run.run_id
+    write_json(root / "metrics" / "pretrain.json", {**info, "mlflow_run_id": run_id})
 
 
 if __name__ == "__main__":

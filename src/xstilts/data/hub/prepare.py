@@ -1,0 +1,171 @@
+"""The `hub` source of the `prepare` stage: every dataset of the study from the Hugging Face hub at a pinned
+revision (or from a local mirror in the hubs' exact schemas), converted to the canonical layout of
+`xstilts.data.schema`.
+
+Params (`hub` section, see profiles/paper.yaml):
+    benchmark        xtreme | xtreme-r          language table of every target task (languages.VERSIONS)
+    revisions        {dataset key: commit SHA}  overrides of each HubSpec's pinned revision
+    data_dir         null | path                a local mirror: <data_dir>/<key>/<split>.parquet, or
+                                                <data_dir>/<key>/<hub language>/<split>.parquet for per-language
+                                                configs (same code path: datasets.load_dataset on local files)
+    target_languages {task: [lang, ...]}        optional subset of a target's table languages (default: all)
+    squad_version    v1 | v2                    which SQuAD is the `squad` intermediate task
+    anli_composition rounds | plus              ANLI R1-R3, or jiant's ANLI + MNLI + SNLI
+    ccg_path         null | path                CCGbank in load_ccgbank's format (licensed, never downloaded)
+    model            {id, revision}             the encoder the pretrain stage pins (written for it here)
+
+Target training data follow XTREME: XNLI trains on MNLI, XQuAD/MLQA on SQuAD v1.1, the others on their own
+English train split; evaluation languages come from the benchmark's table, restricted to the languages the hub
+dataset has (the ones left out are listed in the prepare metrics). Splits without gold labels are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ... import tasks as T
+from ...adversaries import REGISTRY as ADVERSARIES
+from ...io import stable_seed
+from .. import schema
+from . import HubError, get, load_split
+from .intermediate import anli_rounds, compose_anli_plus, load_ccgbank
+from .languages import VERSIONS
+from .targets import HUB_LANGS, hub_lang
+
+# our task name -> (hub key of the English training data, hub key of the evaluation data)
+TARGET_SOURCES = {"xnli": ("mnli", "xnli"), "xquad": ("squad_v1", "xquad"), "panx": ("panx", "panx")}
+
+
+def _files(hp: dict, key: str, split: str, lang: str | None) -> list[Path] | None:
+    if not hp.get("data_dir"):
+        return None
+    base = Path(hp["data_dir"]) / key
+    name = get(key).splits.get(split, split)
+    flat = base / f"{name}.parquet"
+    if flat.exists() or lang is None:
+        return [flat]
+    return [base / hub_lang(key, lang) / f"{name}.parquet"]
+
+
+def load(hp: dict, key: str, split: str, lang: str | None = None) -> pd.DataFrame:
+    """One split of one hub dataset (one language), converted; from the mirror when `hub.data_dir` is set."""
+    spec = get(key)
+    files = _files(hp, key, split, lang)
+    config_lang = hub_lang(key, lang) if (lang and "{lang}" in (spec.config or "")) else None
+    ds = load_split(spec, split, lang=config_lang, revision=hp.get("revisions", {}).get(key), data_files=files)
+    return spec.convert(ds, split=split, lang=lang)
+
+
+def intermediate_data(hp: dict, task: str, split: str) -> tuple[pd.DataFrame, str]:
+    """(canonical rows, the variant actually used) of one intermediate task."""
+    if task == "ccg":
+        df, labels = load_ccgbank(hp.get("ccg_path"), split=split)
+        return df.assign(lang="en"), f"CCGbank ({len(labels)} supertags) from {hp.get('ccg_path')}"
+    if task == "squad":
+        key = f"squad_{hp.get('squad_version', 'v1')}"
+        return load(hp, key, split), key
+    if task == "anli":
+        rounds = ("r1", "r2", "r3")
+        parts = {r: _anli_round(hp, split, r) for r in rounds}
+        df = anli_rounds(parts, split=split, rounds=rounds)
+        if hp.get("anli_composition", "rounds") == "plus" and split == "train":
+            df = compose_anli_plus(df, load(hp, "mnli", "train"), load(hp, "snli", "train"))
+            return df, "ANLI R1-R3 + MNLI + SNLI (jiant)"
+        return df, "ANLI R1-R3"
+    return load(hp, task, split), task
+
+
+def _anli_round(hp: dict, split: str, r: str):
+    spec = get("anli")
+    name = f"{'dev' if split == 'dev' else split}_{r}"
+    files = [Path(hp["data_dir"]) / "anli" / f"{name}.parquet"] if hp.get("data_dir") else None
+    return load_split(spec, name, revision=hp.get("revisions", {}).get("anli"), data_files=files)
+
+
+def target_languages(hp: dict, task: str) -> tuple[list[str], list[str]]:
+    """(languages used, languages of the benchmark table the hub dataset lacks) for one target task."""
+    table = VERSIONS[hp.get("benchmark", "xtreme-r")]
+    if task not in table:
+        raise HubError(f"target task {task!r} has no language list in benchmark {hp.get('benchmark')!r}")
+    langs = table[task]
+    chosen = hp.get("target_languages", {}).get(task)
+    if chosen:
+        unknown = [lang for lang in chosen if lang not in langs]
+        if unknown:
+            raise HubError(f"hub.target_languages.{task}: {unknown} not in the {hp.get('benchmark')} table ({langs})")
+        langs = list(chosen)
+    key = TARGET_SOURCES[task][1]
+    have = HUB_LANGS.get(key)
+    used = [lang for lang in langs if have is None or lang in have]
+    if "en" not in used and task != "tatoeba":
+        used = ["en"] + used
+    return sorted(used, key=lambda x: (x != "en", x)), [lang for lang in langs if lang not in used]
+
+
+def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
+    """Write every dataset of the study into `out` (= data/prepared) from the hub (or its local mirror)."""
+    hp, st = params["hub"], params["study"]
+    summary: dict = {}
+
+    def write(df: pd.DataFrame, path: Path, fmt: str, adversarial: bool = False) -> None:
+        schema.check(df, fmt, path, adversarial=adversarial)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(path, index=False, compression="zstd")
+
+    for task in st["intermediate_tasks"]:
+        progress(f"prepare (hub): {task}")
+        fmt = T.get(task).format
+        d = out / "intermediate" / task
+        for split in ("train", "dev"):
+            df, variant = intermediate_data(hp, task, split)
+            write(df, d / f"{split}.parquet", fmt)
+            summary[f"{task}.{split}"] = len(df)
+            summary[f"{task}.{split}.dropped"] = int(df.attrs.get("dropped", 0))
+        declared = params["prepare"]["train_size"].get(task)
+        summary[f"{task}.variant"] = variant
+        if declared is not None and summary[f"{task}.train"] < max(
+                [s for s in params["subsample"]["sizes"] if s != "full"], default=0):
+            raise HubError(f"{task}: {summary[f'{task}.train']} training examples after filtering, fewer than the "
+                           f"largest subsample size in `subsample.sizes`")
+        _task_json(d, task, params, {"variant": variant})
+
+    for task in st["target_tasks"]:
+        progress(f"prepare (hub): {task}")
+        info = T.get(task)
+        train_key, eval_key = TARGET_SOURCES[task]
+        langs, missing = target_languages(hp, task)
+        summary[f"{task}.languages_missing_on_hub"] = " ".join(missing)
+        d = out / "targets" / task
+        if train_key is not None:
+            for split in ("train", "dev"):
+                df = load(hp, train_key, split, None if train_key in ("mnli", "squad_v1") else "en")
+                write(df, d / f"{split}.parquet", info.format)
+                summary[f"{task}.{split}"] = len(df)
+        for lang in langs:
+            clean = load(hp, eval_key, "test", lang)
+            write(clean, d / "test" / f"{lang}.parquet", info.format)
+            summary[f"{task}.test.{lang}"] = len(clean)
+            for adv in params["adversaries"]["subsets"].get(task, []):
+                rng = np.random.default_rng(stable_seed("adversary", params["adversaries"]["seed"], adv, task, lang))
+                adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, rng, params["adversaries"])
+                write(adv_df, d / "adversarial" / adv / f"{lang}.parquet", info.format, adversarial=True)
+                summary[f"{task}.{adv}.{lang}"] = len(adv_df)
+        _task_json(d, task, params, {"languages": langs, "languages_missing_on_hub": missing})
+
+    pin = out / "pretrain" / "model.json"
+    pin.parent.mkdir(parents=True, exist_ok=True)
+    pin.write_text(json.dumps({"id": hp["model"]["id"], "revision": hp["model"]["revision"]}, indent=2) + "\n")
+    return summary
+
+
+def _task_json(d: Path, task: str, params: dict, extra: dict) -> None:
+    info = T.get(task)
+    d.mkdir(parents=True, exist_ok=True)
+    meta = {"task": task, "format": info.format, "metric": info.metric, "labels": list(info.labels),
+            "mirrors": info.mirrors, "source": "hub", "role": info.role, **extra}
+    (d / "task.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

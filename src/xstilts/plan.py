@@ -1,0 +1,88 @@
+"""Dry-run plan of a profile: how many runs each stage makes, how many examples it processes, and a GPU-hour
+estimate whose assumptions are printed with it (nothing is run or downloaded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import config, tasks
+
+# English training / evaluation sizes of the hub versions (paper-and-datasets reference §1.2, §2 [V]); per
+# language evaluation sizes vary, these are the XTREME test sizes per language (PAN-X: upper bound).
+HUB_TARGET_TRAIN = {"xnli": 392702, "xquad": 87599, "panx": 20000}
+HUB_EVAL_PER_LANGUAGE = {"xnli": 5010, "xquad": 1190, "panx": 10000}
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """Throughput assumptions of the GPU-hour estimate (not measured here: no GPU on the planning machine)."""
+
+    train_examples_per_second: float = 60.0  # XLM-R Large, seq 256, bf16, one A100/H100-class GPU [assumed]
+    eval_speedup: float = 3.0  # inference examples/s relative to training [assumed]
+    mc_cost: float = 4.0  # a multiple-choice example costs one sequence per choice [~choices]
+
+
+def _eval_sizes(params: dict, target: str) -> tuple[int, int]:
+    """(examples per language, number of languages) of one target task's clean test set."""
+    if params["study"]["source"] == "hub":
+        from .data.hub.prepare import target_languages
+
+        langs, _ = target_languages(params["hub"], target)
+        return HUB_EVAL_PER_LANGUAGE[target], len(langs)
+    return params["prepare"]["test_size"], len(params["study"]["languages"])
+
+
+def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
+    config.validate(params)
+    st, ft, tu = params["study"], params["finetune"], params["tune"]
+    hub = st["source"] == "hub"
+    seeds = len(st["seeds"])
+    labels = config.size_labels(params)
+    cost = {t: (a.mc_cost if tasks.get(t).format == "mc" else 1.0) for t in tasks.TASKS}
+
+    def size(task: str, label: str) -> int:
+        return params["prepare"]["train_size"][task] if label == "full" else int(label)
+
+    targets = [t for t in st["target_tasks"] if tasks.get(t).format != "retrieval"]
+    tsize = {t: (HUB_TARGET_TRAIN[t] if hub else params["prepare"]["target_train_size"][t]) for t in targets}
+    inter_cells = len(st["intermediate_tasks"]) * len(labels) * seeds
+    cells = inter_cells + sum(seeds for arm in st["arms"] if arm in tasks.CONTROLS)
+    inter_examples = sum(size(t, lab) * cost[t] for t in st["intermediate_tasks"] for lab in labels) * ft["epochs"] * seeds
+    tune_examples = tu["n_trials"] * tu["train_examples"] * tu["epochs"] * sum(
+        cost[t] for t in st["intermediate_tasks"] + targets)
+    target_examples = cells * ft["epochs"] * sum(tsize[t] for t in targets)
+    eval_examples = 0
+    eval_runs = 0
+    for t in targets:
+        per_lang, n_lang = _eval_sizes(params, t)
+        subsets = 1 + len(params["adversaries"]["subsets"].get(t, []))
+        eval_examples += cells * per_lang * n_lang * subsets
+        eval_runs += cells * n_lang * subsets
+    train_seconds = (inter_examples + tune_examples + target_examples) / a.train_examples_per_second
+    eval_seconds = eval_examples / (a.train_examples_per_second * a.eval_speedup)
+    return {
+        "profile": params.get("profile", "?"), "source": st["source"],
+        "runs": {"subsample": len(st["intermediate_tasks"]) * len(labels),
+                 "tune (trials)": tu["n_trials"] * (len(st["intermediate_tasks"]) + len(targets)),
+                 "intermediate": inter_cells, "target": cells * len(targets),
+                 "evaluate (model x language x subset)": eval_runs},
+        "examples": {"tune": int(tune_examples), "intermediate": int(inter_examples), "target": int(target_examples),
+                     "evaluate": int(eval_examples)},
+        "gpu_hours": (train_seconds + eval_seconds) / 3600,
+        "assumptions": a,
+    }
+
+
+def render(p: dict) -> str:
+    a = p["assumptions"]
+    lines = [f"plan for profile {p['profile']!r} (source: {p['source']})", "", "runs per stage:"]
+    lines += [f"  {k:<40}{v:>12,}" for k, v in p["runs"].items()]
+    lines += ["", "examples processed (training: x epochs x seeds; multiple choice x choices):"]
+    lines += [f"  {k:<40}{v:>16,}" for k, v in p["examples"].items()]
+    if p["source"] != "hub":
+        return "\n".join(lines + ["", "CPU profile: measured wall times are in docs/performance.md"])
+    lines += ["", f"estimated GPU-hours: {p['gpu_hours']:,.0f}",
+              f"  assumes {a.train_examples_per_second:g} training examples/s per GPU (XLM-R Large, bf16, seq 256; "
+              f"assumed, not measured), inference {a.eval_speedup:g}x faster, a multiple-choice example = "
+              f"{a.mc_cost:g} sequences; excludes data preparation, model loading and checkpointing."]
+    return "\n".join(lines)
