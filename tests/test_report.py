@@ -277,7 +277,13 @@ def test_collect_and_verify(results: pd.DataFrame, tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "dvc.lock", root / "dvc.lock")
     shutil.copy(FIXTURES / "params.yaml", root / "params.yaml")
     prov = P.collect(root, results)
-    assert set(prov) == {"git_commit", "params_sha256", "data", "runs"}
+    assert set(prov) == {"git_commit", "params_sha256", "data", "runs", "sizes"}
+    full = results[results.size_label == "full"].groupby("arm").train_size.max()
+    assert {s["task"]: s["train_examples"] for s in prov["sizes"]} == full.to_dict()
+    task_dir = root / "data" / "prepared" / "intermediate" / prov["sizes"][0]["task"]
+    task_dir.mkdir(parents=True)
+    (task_dir / "task.json").write_text('{"source": "hub", "variant": "squad_v2"}')
+    assert P.collect(root, results)["sizes"][0]["variant"] == "squad_v2"
     assert prov["git_commit"] == "unknown"
     assert prov["params_sha256"] == P.params_hash(FIXTURES / "params.yaml")
     assert [d["path"] for d in prov["data"]] == ["data/prepared", "data/subsampled"]

@@ -111,7 +111,21 @@ def collect(root: Path, results: pd.DataFrame) -> dict[str, Any]:
         "params_sha256": params_hash(params) if params.exists() else UNKNOWN,
         "data": data_hashes(read_dvc_lock(lock)) if lock.exists() else [],
         "runs": run_table(results),
+        "sizes": training_sizes(root, results),
     }
+
+
+def training_sizes(root: Path, results: pd.DataFrame) -> list[dict[str, Any]]:
+    """The size variable, honestly: per intermediate task, the exact number of training examples at its natural
+    size (after any filtering) and the dataset variant it came from (`task.json` written by prepare)."""
+    full = results[(results["size_label"] == "full")] if "size_label" in results else results.iloc[0:0]
+    out = []
+    for arm, n in sorted(full.groupby("arm")["train_size"].max().items()):
+        info = Path(root) / "data" / "prepared" / "intermediate" / str(arm) / "task.json"
+        meta = json.loads(info.read_text()) if info.exists() else {}
+        out.append({"task": arm, "train_examples": int(n), "source": meta.get("source", UNKNOWN),
+                    "variant": meta.get("variant", meta.get("mirrors", ""))})
+    return out
 
 
 def verify(report_json: Path, lock: Path, prefixes: tuple[str, ...] = DATA_PREFIXES) -> list[str]:

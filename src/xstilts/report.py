@@ -610,7 +610,12 @@ def provenance_markdown(provenance: Mapping[str, Any]) -> str:
     run_rows = [[str(r.get(c, "")) for c in run_cols] for r in runs]
     runs_block = (f"<details><summary>{len(runs)} MLflow runs</summary>\n\n"
                   + md_table(run_cols, run_rows, "l" * len(run_cols)) + "\n\n</details>")
-    return "\n\n".join([head, "Data (DVC-tracked outputs):", data_table, runs_block])
+    sizes = provenance.get("sizes", [])
+    size_table = md_table(["intermediate task", "training examples (full)", "source", "variant"],
+                          [[s["task"], f"{s['train_examples']:,}", s["source"], s["variant"]] for s in sizes],
+                          "lrll") if sizes else "No intermediate-task sizes recorded."
+    return "\n\n".join([head, "Intermediate training sets (the size variable):", size_table,
+                         "Data (DVC-tracked outputs):", data_table, runs_block])
 
 
 def render_markdown(report: Mapping[str, Any], ctrl: pd.DataFrame, means: pd.DataFrame) -> str:
