@@ -33,6 +33,10 @@ def test_committed_default_and_profiles_validate(params):
     (lambda p: p["languages"]["ea"].update(script="klingon"), "languages.ea.script", "allowed values"),
     (lambda p: p.pop("report"), "report", "missing key"),
     (lambda p: p["prepare"]["train_size"].pop("mnli"), "prepare.train_size.mnli", "missing"),
+    (lambda p: p["finetune"]["overrides"].update(xnli={"epochz": 2}), "finetune.overrides.xnli.epochz", "allowed"),
+    (lambda p: p["finetune"]["overrides"].update(xquad={"max_length": 384}), "finetune.overrides.xquad.max_length",
+     "exceeds"),
+    (lambda p: p["finetune"].update(grad_accum=0), "finetune.grad_accum", ">= 1"),
 ])
 def test_bad_params_name_the_key(params, mutate, key, hint):
     mutate(params)
@@ -66,3 +70,12 @@ def test_profile_switch_writes_valid_params(tmp_path, params, monkeypatch):
     assert smoke["profile"] == "smoke" and smoke["study"]["intermediate_tasks"] == ["mnli", "squad"]
     with pytest.raises(SystemExit, match="restore the default"):
         cli.main(["profile", "smoke"])
+
+
+def test_per_task_hyperparameters_override_the_shared_ones(params):
+    from xstilts.finetuning import hyper
+
+    params["finetune"]["overrides"] = {"xnli": {"epochs": 5, "grad_accum": 4, "max_length": 64}}
+    config.validate(params)
+    assert hyper(params, "xnli") | {} == {**hyper(params, "mnli"), "epochs": 5, "grad_accum": 4, "max_length": 64}
+    assert hyper(params, "mnli")["max_length"] == params["pretrain"]["max_length"]

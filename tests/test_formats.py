@@ -350,3 +350,33 @@ def test_checkpoint_round_trip(tmp_path, trained):
     assert torch.equal(after, before)
     with pytest.raises(FileNotFoundError, match="model.json"):
         modeling.TaskModel.load(tmp_path / "missing")
+
+
+def test_gradient_accumulation_takes_one_step_per_k_batches(tok):
+    """batch 4 x accumulation 2 makes half the optimizer steps of batch 4 alone, and still learns."""
+    import numpy as np
+
+    from xstilts.modeling import TaskModel, encoder_config, new_encoder
+    from xstilts.training import fit, seed_everything
+
+    torch.set_num_threads(1)
+    fmt = formats.get("pair")
+    df = rows("xnli", 32)
+    feats = fmt.encode(df, tok, 64, train=True)
+    steps = {}
+    for accum in (1, 2):
+        seed_everything(0)
+        enc = new_encoder(encoder_config(tok.get_vocab_size(), {"hidden_size": 16, "num_layers": 1, "num_heads": 2,
+                                                                "intermediate_size": 32, "max_length": 64}))
+        model = TaskModel(enc, 3)
+        calls = []
+        orig = torch.optim.AdamW.step
+        torch.optim.AdamW.step = lambda self, *a, **k: (calls.append(1), orig(self, *a, **k))[1]
+        try:
+            res = fit(model, fmt, feats, lr=3e-3, epochs=2, batch_size=4, warmup=0.0, weight_decay=0.0,
+                      max_grad_norm=1.0, seed=0, grad_accum=accum)
+        finally:
+            torch.optim.AdamW.step = orig
+        steps[accum] = len(calls)
+        assert np.isfinite(res.losses).all()
+    assert steps[1] == 2 * 8 and steps[2] == 2 * 4

@@ -37,8 +37,8 @@ SCHEMA: dict[str, Any] = {
                  "batch_size": int, "learning_rate": _NUM},
     "tune": {"seed": int, "n_trials": int, "lr_low": _NUM, "lr_high": _NUM, "train_examples": int,
              "epochs": int, "pruner": str},
-    "finetune": {"epochs": int, "batch_size": int, "warmup": _NUM, "weight_decay": _NUM,
-                 "max_grad_norm": _NUM, "freeze_embeddings": bool},
+    "finetune": {"epochs": int, "batch_size": int, "grad_accum": int, "warmup": _NUM, "weight_decay": _NUM,
+                 "max_grad_norm": _NUM, "freeze_embeddings": bool, "overrides": dict},
     "evaluate": {"batch_size": int},
     "report": {"seed": int, "n_bootstrap": int, "n_permutations": int},
 }
@@ -180,9 +180,23 @@ def validate(p: dict) -> dict:
     _choice(tu["pruner"], PRUNERS, "tune.pruner")
     if tu["n_trials"] < 1:
         raise ConfigError("params.yaml: `tune.n_trials` must be >= 1")
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "grad_accum"):
         if p["finetune"][key] < 1:
             raise ConfigError(f"params.yaml: `finetune.{key}` must be >= 1")
+    per_task = {"epochs": int, "batch_size": int, "grad_accum": int, "max_length": int, "warmup": _NUM}
+    for task, over in p["finetune"]["overrides"].items():
+        _choice(task, tuple(T.TASKS), f"finetune.overrides.{task}")
+        if not isinstance(over, dict):
+            raise ConfigError(f"params.yaml: `finetune.overrides.{task}` must be a mapping")
+        for k, v in over.items():
+            _choice(k, tuple(per_task), f"finetune.overrides.{task}.{k}")
+            _walk(v, per_task[k], f"finetune.overrides.{task}.{k}")
+            if k != "warmup" and v < 1:
+                raise ConfigError(f"params.yaml: `finetune.overrides.{task}.{k}` must be >= 1")
+            limit = p["pretrain"]["max_length"] if st["source"] == "synthetic" else 512
+            if k == "max_length" and v > limit:
+                raise ConfigError(f"params.yaml: `finetune.overrides.{task}.max_length` = {v} exceeds the encoder's "
+                                  f"positions ({limit})")
     if not 0 <= p["finetune"]["warmup"] < 1:
         raise ConfigError("params.yaml: `finetune.warmup` must be in [0, 1)")
     for key in ("n_bootstrap", "n_permutations"):

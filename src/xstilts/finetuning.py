@@ -10,8 +10,22 @@ from .common import Dataset
 from .training import FitResult, evaluate, fit
 
 
-def max_length(params: dict) -> int:
-    return params["pretrain"]["max_length"]
+PER_TASK_KEYS = ("epochs", "batch_size", "grad_accum", "max_length", "warmup")
+
+
+def hyper(params: dict, task: str) -> dict:
+    """Fine-tuning hyperparameters of one task: `finetune` with `finetune.overrides.<task>` on top (the paper
+    profile records jiant's per-target epochs, batch x accumulation and sequence length there)."""
+    ft = params["finetune"]
+    out = {k: ft[k] for k in ("epochs", "batch_size", "grad_accum", "warmup", "weight_decay", "max_grad_norm",
+                              "freeze_embeddings")}
+    out["max_length"] = params["pretrain"]["max_length"]
+    out.update(ft.get("overrides", {}).get(task, {}))
+    return out
+
+
+def max_length(params: dict, task: str) -> int:
+    return hyper(params, task)["max_length"]
 
 
 def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, params: dict, *, lr: float, seed: int,
@@ -19,12 +33,12 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
                on_eval: Callable[[int, float], None] | None = None):
     """Fresh head on the encoder from `encoder_dir`, fine-tuned on `train`; dev score after every epoch.
     Returns (model, FitResult, final dev score or None)."""
-    ft = params["finetune"]
-    model = common.task_model(encoder_dir, train.task, seed, ft["freeze_embeddings"])
-    feats = train.features(tok, max_length(params), train=True)
+    hp = hyper(params, train.task.name)
+    model = common.task_model(encoder_dir, train.task, seed, hp["freeze_embeddings"])
+    feats = train.features(tok, hp["max_length"], train=True)
     if not feats:
-        raise ValueError(f"{train.path}: no trainable examples after tokenisation (max_length {max_length(params)})")
-    dev_feats = dev.features(tok, max_length(params), train=False) if dev is not None else None
+        raise ValueError(f"{train.path}: no trainable examples after tokenisation (max_length {hp['max_length']})")
+    dev_feats = dev.features(tok, hp["max_length"], train=False) if dev is not None else None
     scores: list[float] = []
 
     def on_epoch(epoch: int, m) -> float | None:
@@ -37,7 +51,7 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
             on_eval(epoch, score)
         return score
 
-    result: FitResult = fit(model, train.fmt, feats, lr=lr, epochs=epochs or ft["epochs"], batch_size=ft["batch_size"],
-                            warmup=ft["warmup"], weight_decay=ft["weight_decay"], max_grad_norm=ft["max_grad_norm"],
-                            seed=seed, label=label, on_epoch=on_epoch)
+    result: FitResult = fit(model, train.fmt, feats, lr=lr, epochs=epochs or hp["epochs"], batch_size=hp["batch_size"],
+                            grad_accum=hp["grad_accum"], warmup=hp["warmup"], weight_decay=hp["weight_decay"],
+                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch)
     return model, result, (scores[-1] if scores else None)

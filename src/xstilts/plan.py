@@ -34,7 +34,7 @@ def _eval_sizes(params: dict, target: str) -> tuple[int, int]:
 
 def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
     config.validate(params)
-    st, ft, tu = params["study"], params["finetune"], params["tune"]
+    st, tu = params["study"], params["tune"]
     hub = st["source"] == "hub"
     seeds = len(st["seeds"])
     labels = config.size_labels(params)
@@ -47,10 +47,13 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
     tsize = {t: (HUB_TARGET_TRAIN[t] if hub else params["prepare"]["target_train_size"][t]) for t in targets}
     inter_cells = len(st["intermediate_tasks"]) * len(labels) * seeds
     cells = inter_cells + sum(seeds for arm in st["arms"] if arm in tasks.CONTROLS)
-    inter_examples = sum(size(t, lab) * cost[t] for t in st["intermediate_tasks"] for lab in labels) * ft["epochs"] * seeds
+    from .finetuning import hyper
+
+    epochs = {t: hyper(params, t)["epochs"] for t in st["intermediate_tasks"] + targets}
+    inter_examples = sum(size(t, lab) * cost[t] * epochs[t] for t in st["intermediate_tasks"] for lab in labels) * seeds
     tune_examples = tu["n_trials"] * tu["train_examples"] * tu["epochs"] * sum(
         cost[t] for t in st["intermediate_tasks"] + targets)
-    target_examples = cells * ft["epochs"] * sum(tsize[t] for t in targets)
+    target_examples = cells * sum(tsize[t] * epochs[t] for t in targets)
     eval_examples = 0
     eval_runs = 0
     for t in targets:

@@ -84,15 +84,16 @@ class FitResult:
 
 
 def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epochs: int, batch_size: int,
-        warmup: float, weight_decay: float, max_grad_norm: float, seed: int, label: str = "train",
-        on_epoch: Callable[[int, TaskModel], float | None] | None = None) -> FitResult:
-    """Train `model` in place. `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop."""
+        warmup: float, weight_decay: float, max_grad_norm: float, seed: int, grad_accum: int = 1,
+        label: str = "train", on_epoch: Callable[[int, TaskModel], float | None] | None = None) -> FitResult:
+    """Train `model` in place; one optimizer step per `grad_accum` batches (effective batch = batch_size x
+    grad_accum). `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop."""
     dev = device()
     model.to(dev)
     torch.manual_seed(seed)  # dropout draws: same seed -> same run
     rng = np.random.default_rng(seed)
     plan = [batches(feats, batch_size, rng) for _ in range(epochs)]
-    total = sum(len(p) for p in plan)
+    total = sum(math.ceil(len(p) / grad_accum) for p in plan)  # optimizer steps
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
@@ -109,22 +110,24 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     for epoch, plan_e in enumerate(plan):
         model.train()
         running = 0.0
-        for b in plan_e:
+        opt.zero_grad(set_to_none=True)
+        for k, b in enumerate(plan_e):
             batch = _to(fmt.collate([feats[i] for i in b]), dev)
             with _autocast(dev):
                 logits = model(batch["input_ids"], batch["attention_mask"])
                 loss = fmt.loss(logits.float(), batch)
             if not torch.isfinite(loss):
                 raise Diverged(f"{label}: loss became {loss.item()} at step {step} (lr={lr:g})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-            opt.step()
-            sched.step()
-            step += 1
+            (loss / grad_accum if grad_accum > 1 else loss).backward()
             n_examples += len(b)
             running += loss.item()
-            meter.update(step, f"loss {loss.item():.3f}")
+            if (k + 1) % grad_accum == 0 or k + 1 == len(plan_e):
+                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+                step += 1
+                meter.update(step, f"loss {loss.item():.3f}")
         result.losses.append(running / max(1, len(plan_e)))
         if on_epoch is not None:
             score = on_epoch(epoch, model)

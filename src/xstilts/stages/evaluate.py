@@ -13,6 +13,7 @@ import pandas as pd
 from .. import config, tasks, tracking
 from ..common import cells_of, target_dir, tokenizer
 from ..evaluation import evaluate_model, load_eval_sets
+from ..finetuning import max_length
 from ..data import schema
 from ..io import read_json, repo_root, write_json, write_parquet
 from ..modeling import TaskModel
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
                 path = models[(cell.name, target)]
                 info = json.loads((path / "model.json").read_text())
                 model = TaskModel.load(path)
-                res, pr = evaluate_model(model, target, sets[target], tok, params["pretrain"]["max_length"],
+                res, pr = evaluate_model(model, target, sets[target], tok, max_length(params, target),
                                          params["evaluate"]["batch_size"])
                 base = {"arm": arm, "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
                         "target_run_id": info["mlflow_run_id"], "intermediate_run_id": cell.intermediate_run_id}

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     # every input is read and checked before any training starts
     cells = [(label, seed, load_dataset(task, schema.subsample_path(root, task, label)))
              for label in config.size_labels(params) for seed in params["study"]["seeds"]]
-    from ..finetuning import train_task
+    from ..finetuning import hyper, train_task
 
     metrics: dict = {}
     t0 = time.time()
@@ -38,8 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         for label, seed, train in cells:
             cell = f"{label}-s{seed}"
             run_params = {"intermediate_task": task, "train_size": len(train.df), "size_label": label, "seed": seed,
-                          "learning_rate": lr, **{k: params["finetune"][k] for k in ("epochs", "batch_size", "warmup",
-                                                                                      "weight_decay", "freeze_embeddings")}}
+                          "learning_rate": lr, **hyper(params, task)}
             with tracking.child_run(root, "intermediate", f"{task}-{cell}", params=run_params,
                                     tags={"tune_run_id": tune_run}) as run:
                 run.dataset(train.df, f"{task}-{label}", train.path, train.md5, "training")

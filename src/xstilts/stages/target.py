@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
                 load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
     cells = cells_of(root, params, arm)
-    from ..finetuning import train_task
+    from ..finetuning import hyper, train_task
 
     metrics: dict = {}
     t0 = time.time()
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
                 run_params = {"arm": arm, "intermediate_task": arm if arm not in tasks.CONTROLS else "none",
                               "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
                               "target_task": target, "learning_rate": lr, "target_train_size": len(train.df),
-                              **{k: params["finetune"][k] for k in ("epochs", "batch_size", "freeze_embeddings")}}
+                              **hyper(params, target)}
                 with tracking.child_run(root, "target", f"{arm}-{cell.name}-{target}", params=run_params,
                                         tags={"intermediate_run_id": cell.intermediate_run_id,
                                               "tune_run_id": tune_run}) as run:
