@@ -11,7 +11,7 @@ import time
 import pandas as pd
 
 from .. import config, tasks, tracking
-from ..common import cells_of, target_dir, tokenizer
+from ..common import cell_names, target_dir, tokenizer
 from ..evaluation import evaluate_model, load_eval_sets
 from ..finetuning import max_length
 from ..data import schema
@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     # each target's evaluation languages, as prepared (synthetic: study.languages; hub: the benchmark's table)
     langs = {t: read_json(schema.task_dir(root, t) / "task.json")["languages"] for t in targets}
     sets = {t: load_eval_sets(root, t, langs[t], params["adversaries"]["subsets"].get(t, [])) for t in targets}
-    cells = cells_of(root, params, arm)
-    models = {(c.name, t): target_dir(root, arm, c.name, t) for c in cells for t in targets}
+    # the models come from the stage's declared dependency (models/target/<arm>); each model.json says which
+    # encoder (size, seed, intermediate run) it was fine-tuned from
+    cells = cell_names(params, arm)
+    models = {(c, t): target_dir(root, arm, c, t) for c in cells for t in targets}
     for path in models.values():
         if not (path / "model.json").exists():
             raise FileNotFoundError(f"{path}/model.json: target model missing (run `dvc repro target@{arm}`)")
@@ -44,29 +46,30 @@ def main(argv: list[str] | None = None) -> None:
     with tracking.stage_run(root, "evaluate", f"evaluate-{arm}", tags={"arm": arm}) as parent:
         for cell in cells:
             for target in targets:
-                path = models[(cell.name, target)]
+                path = models[(cell, target)]
                 info = json.loads((path / "model.json").read_text())
                 model = TaskModel.load(path)
                 res, pr = evaluate_model(model, target, sets[target], tok, max_length(params, target),
                                          params["evaluate"]["batch_size"])
-                base = {"arm": arm, "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
-                        "target_run_id": info["mlflow_run_id"], "intermediate_run_id": cell.intermediate_run_id}
+                base = {"arm": arm, "train_size": info["train_size"], "size_label": info["size_label"],
+                        "seed": info["seed"], "target_run_id": info["mlflow_run_id"],
+                        "intermediate_run_id": info["intermediate_run_id"]}
                 rows += [{**base, **r} for r in res]
-                preds += [{"arm": arm, "cell": cell.name, **p} for p in pr]
-                with tracking.child_run(root, "evaluate", f"{arm}-{cell.name}-{target}",
-                                        params={"arm": arm, "size_label": cell.size_label, "seed": cell.seed,
-                                                "train_size": cell.train_size, "target_task": target},
+                preds += [{"arm": arm, "cell": cell, **p} for p in pr]
+                with tracking.child_run(root, "evaluate", f"{arm}-{cell}-{target}",
+                                        params={"arm": arm, "size_label": info["size_label"], "seed": info["seed"],
+                                                "train_size": info["train_size"], "target_task": target},
                                         tags={"target_run_id": info["mlflow_run_id"],
                                               **{f"data.{target}.{r['language']}.{r['subset']}.md5": r["data_md5"]
                                                  for r in res}}) as run:
                     flat = {f"{r['language']}.{r['subset']}": r["score"] for r in res}
                     run.metrics(flat)
                     for r in res:
-                        metrics[f"{cell.name}.{target}.{r['language']}.{r['subset']}"] = r["score"]
-                    metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
+                        metrics[f"{cell}.{target}.{r['language']}.{r['subset']}"] = r["score"]
+                    metrics[f"{cell}.{target}.mlflow_run_id"] = run.run_id
                 zs = [r["score"] for r in res if r["language"] != "en" and r["subset"] == "clean"]
                 clean = sum(zs) / max(1, len(zs))
-                print(f"evaluate: {arm} {cell.name} {target}: zero-shot clean {clean:.1f}")
+                print(f"evaluate: {arm} {cell} {target}: zero-shot clean {clean:.1f}")
         metrics["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     write_parquet(pd.DataFrame(rows), root / "results" / f"{arm}.parquet")
