@@ -109,14 +109,6 @@ class Cell:
         return f"{'none' if self.size_label == '-' else self.size_label}-s{self.seed}"
 
 
-def cell_names(params: dict, arm: str) -> list[str]:
-    """Names of the encoders of one arm (directory names under models/target/<arm>), from params alone."""
-    from . import config
-
-    labels = ["none"] if arm in tasks.CONTROLS else config.size_labels(params)
-    return [f"{label}-s{seed}" for label in labels for seed in params["study"]["seeds"]]
-
-
 def cells_of(root: Path, params: dict, arm: str) -> list[Cell]:
     """Every encoder of one arm, checked to exist."""
     from . import config

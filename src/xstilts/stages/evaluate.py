@@ -11,12 +11,18 @@ import time
 import pandas as pd
 
 from .. import config, tasks, tracking
-from ..common import cell_names, target_dir, tokenizer
+from ..common import target_dir, tokenizer
 from ..evaluation import evaluate_model, load_eval_sets
 from ..finetuning import max_length
 from ..data import schema
 from ..io import read_json, repo_root, write_json, write_parquet
 from ..modeling import TaskModel
+
+
+def cell_names(params: dict, arm: str) -> list[str]:
+    """Names of the encoders of one arm (directory names under models/target/<arm>), from params alone."""
+    labels = ["none"] if arm in tasks.CONTROLS else config.size_labels(params)
+    return [f"{label}-s{seed}" for label in labels for seed in params["study"]["seeds"]]
 
 
 def main(argv: list[str] | None = None) -> None:
