@@ -80,7 +80,7 @@ def test_report_provenance_matches_dvc_lock(smoke_repo):
     paths = {d["path"] for d in report["provenance"]["data"]}
     assert any(p.startswith("data/subsamples/") for p in paths)
     assert report["provenance"]["git_commit"] not in ("", "unknown")
-    assert f"subsample@mnli-60" in lock["stages"]
+    assert "subsample@mnli-60" in lock["stages"]
     _run(["xstilts", "verify-report"], smoke_repo)
 
 

@@ -160,7 +160,7 @@ def test_every_task_canonical_in_every_language(task, lex):
             assert all(len(set(c)) == len(c) for c in df.choices)  # distinct options
     # parallel test sets: the same ids, labels and (tagging) tag sequences in every language
     en = per_lang["en"]
-    for code, df in per_lang.items():
+    for df in per_lang.values():
         assert df["id"].tolist() == en["id"].tolist()
         if "label" in df:
             assert df["label"].tolist() == en["label"].tolist()

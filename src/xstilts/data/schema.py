@@ -53,6 +53,28 @@ def check(df: pd.DataFrame, fmt: str, where: str | Path, adversarial: bool = Fal
     return df
 
 
+def write(df: pd.DataFrame, path: Path, fmt: str, adversarial: bool = False) -> None:
+    """Check `df` against the canonical schema of `fmt`, then write it (a `prepare` source writes into a
+    temporary directory that the stage renames into place)."""
+    check(df, fmt, path, adversarial=adversarial)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(path, index=False, compression="zstd")
+
+
+def write_task_json(task: str, params: dict, out: Path, extra: dict | None = None) -> None:
+    """<out>/<role>/<task>/task.json: format, metric, labels and source of a prepared task, plus `extra`."""
+    import json
+
+    from ..tasks import get
+
+    info = get(task)
+    meta = {"task": task, "format": info.format, "metric": info.metric, "labels": list(info.labels),
+            "mirrors": info.mirrors, "source": params["study"]["source"], "role": info.role, **(extra or {})}
+    d = out / role_dir(task) / task
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "task.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
 def role_dir(task: str) -> str:
     from ..tasks import get
 

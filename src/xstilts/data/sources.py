@@ -4,7 +4,6 @@ datasets at pinned revisions) plugs in here."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -16,12 +15,6 @@ from ..adversaries import REGISTRY as ADVERSARIES
 from ..io import stable_seed
 from . import schema, synthetic
 from .world import Language, Lexicon
-
-
-def _write(df: pd.DataFrame, path: Path, fmt: str, adversarial: bool = False) -> None:
-    schema.check(df, fmt, path, adversarial=adversarial)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(path, index=False, compression="zstd")
 
 
 def languages_of(params: dict) -> dict[str, Language]:
@@ -44,7 +37,7 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
     def emit(task: str, split: str, n: int) -> list[dict]:
         structs = synthetic.generate(task, n, seed, split)
         df = pd.DataFrame(synthetic.to_rows(task, structs, en, lex, split))
-        _write(df, out / schema.role_dir(task) / task / f"{split}.parquet", T.get(task).format)
+        schema.write(df, out / schema.role_dir(task) / task / f"{split}.parquet", T.get(task).format)
         summary[f"{task}.{split}"] = len(df)
         return structs
 
@@ -61,7 +54,7 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
         if info.format == "retrieval":
             df = pd.DataFrame(synthetic.retrieval_rows(pr["test_size"], seed, langs, lex))
             for lang in langs:
-                _write(df[df.lang == lang.code].reset_index(drop=True),
+                schema.write(df[df.lang == lang.code].reset_index(drop=True),
                        out / schema.role_dir(task) / task / "test" / f"{lang.code}.parquet", "retrieval")
             _task_json(out, task, params)
             continue
@@ -70,12 +63,12 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
         structs = synthetic.generate(task, pr["test_size"], seed, "test")
         for lang in langs:
             clean = pd.DataFrame(synthetic.to_rows(task, structs, lang, lex, "test"))
-            _write(clean, out / schema.role_dir(task) / task / "test" / f"{lang.code}.parquet", info.format)
+            schema.write(clean, out / schema.role_dir(task) / task / "test" / f"{lang.code}.parquet", info.format)
             summary[f"{task}.test.{lang.code}"] = len(clean)
             for adv in params["adversaries"]["subsets"].get(task, []):
                 rng = np.random.default_rng(stable_seed("adversary", params["adversaries"]["seed"], adv, task, lang.code))
                 adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, rng, params["adversaries"])
-                _write(adv_df, out / schema.role_dir(task) / task / "adversarial" / adv / f"{lang.code}.parquet",
+                schema.write(adv_df, out / schema.role_dir(task) / task / "adversarial" / adv / f"{lang.code}.parquet",
                        info.format, adversarial=True)
                 summary[f"{task}.{adv}.{lang.code}"] = len(adv_df)
         _task_json(out, task, params)
@@ -93,14 +86,11 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
 
 
 def _task_json(out: Path, task: str, params: dict) -> None:
-    info = T.get(task)
-    meta = {"task": task, "format": info.format, "metric": info.metric, "labels": list(info.labels),
-            "mirrors": info.mirrors, "source": params["study"]["source"], "role": info.role}
-    if info.role == "target":
-        meta["languages"] = params["study"]["languages"]
-        meta["adversaries"] = params["adversaries"]["subsets"].get(task, [])
-    (out / schema.role_dir(task) / task).mkdir(parents=True, exist_ok=True)
-    (out / schema.role_dir(task) / task / "task.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    extra = {}
+    if T.get(task).role == "target":
+        extra = {"languages": params["study"]["languages"],
+                 "adversaries": params["adversaries"]["subsets"].get(task, [])}
+    schema.write_task_json(task, params, out, extra)
 
 
 def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:

@@ -150,7 +150,7 @@ def qqp(rng: Gen) -> dict:
     words = [(r, list(ws)) for r, ws in q1]
     if dup:  # paraphrase: synonyms and/or fronted place phrase
         changed = False
-        for r, ws in words:
+        for _, ws in words:
             for i, (w, t) in enumerate(ws):
                 if w in W.SYNONYMS and rng.random() < 0.7:
                     ws[i] = (W.SYNONYMS[w], t)

@@ -4,7 +4,6 @@ sets, as seqeval in XTREME) or token accuracy."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 from .. import metrics

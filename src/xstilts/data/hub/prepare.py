@@ -112,18 +112,13 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
     hp, st = params["hub"], params["study"]
     summary: dict = {}
 
-    def write(df: pd.DataFrame, path: Path, fmt: str, adversarial: bool = False) -> None:
-        schema.check(df, fmt, path, adversarial=adversarial)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(path, index=False, compression="zstd")
-
     for task in st["intermediate_tasks"]:
         progress(f"prepare (hub): {task}")
         fmt = T.get(task).format
         d = out / "intermediate" / task
         for split in ("train", "dev"):
             df, variant = intermediate_data(hp, task, split)
-            write(df, d / f"{split}.parquet", fmt)
+            schema.write(df, d / f"{split}.parquet", fmt)
             summary[f"{task}.{split}"] = len(df)
             summary[f"{task}.{split}.dropped"] = int(df.attrs.get("dropped", 0))
         declared = params["prepare"]["train_size"].get(task)
@@ -132,7 +127,7 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
                 [s for s in params["subsample"]["sizes"] if s != "full"], default=0):
             raise HubError(f"{task}: {summary[f'{task}.train']} training examples after filtering, fewer than the "
                            f"largest subsample size in `subsample.sizes`")
-        _task_json(d, task, params, {"variant": variant})
+        schema.write_task_json(task, params, out, {"variant": variant})
 
     for task in st["target_tasks"]:
         progress(f"prepare (hub): {task}")
@@ -144,28 +139,20 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
         if train_key is not None:
             for split in ("train", "dev"):
                 df = load(hp, train_key, split, None if train_key in ("mnli", "squad_v1") else "en")
-                write(df, d / f"{split}.parquet", info.format)
+                schema.write(df, d / f"{split}.parquet", info.format)
                 summary[f"{task}.{split}"] = len(df)
         for lang in langs:
             clean = load(hp, eval_key, "test", lang)
-            write(clean, d / "test" / f"{lang}.parquet", info.format)
+            schema.write(clean, d / "test" / f"{lang}.parquet", info.format)
             summary[f"{task}.test.{lang}"] = len(clean)
             for adv in params["adversaries"]["subsets"].get(task, []):
                 rng = np.random.default_rng(stable_seed("adversary", params["adversaries"]["seed"], adv, task, lang))
                 adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, rng, params["adversaries"])
-                write(adv_df, d / "adversarial" / adv / f"{lang}.parquet", info.format, adversarial=True)
+                schema.write(adv_df, d / "adversarial" / adv / f"{lang}.parquet", info.format, adversarial=True)
                 summary[f"{task}.{adv}.{lang}"] = len(adv_df)
-        _task_json(d, task, params, {"languages": langs, "languages_missing_on_hub": missing})
+        schema.write_task_json(task, params, out, {"languages": langs, "languages_missing_on_hub": missing})
 
     pin = out / "pretrain" / "model.json"
     pin.parent.mkdir(parents=True, exist_ok=True)
     pin.write_text(json.dumps({"id": hp["model"]["id"], "revision": hp["model"]["revision"]}, indent=2) + "\n")
     return summary
-
-
-def _task_json(d: Path, task: str, params: dict, extra: dict) -> None:
-    info = T.get(task)
-    d.mkdir(parents=True, exist_ok=True)
-    meta = {"task": task, "format": info.format, "metric": info.metric, "labels": list(info.labels),
-            "mirrors": info.mirrors, "source": "hub", "role": info.role, **extra}
-    (d / "task.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
