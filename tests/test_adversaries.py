@@ -14,6 +14,7 @@ import pytest
 from xstilts import metrics
 from xstilts.adversaries import REGISTRY
 from xstilts.adversaries import char_noise as CN
+from xstilts.adversaries.dictionaries import Dictionaries
 from xstilts.data import schema, synthetic
 from xstilts.data import world as W
 from xstilts.data.world import ENGLISH, Language, Lexicon
@@ -34,20 +35,36 @@ def rows(task, n, seed=1, split="test", lang=ENGLISH, lex=None):
     return pd.DataFrame(synthetic.to_rows(task, synthetic.generate(task, n, seed, split), lang, lex, split))
 
 
-CASES = [("lexical_overlap", "pair"), ("char_noise", "pair"), ("char_noise", "span"), ("char_noise", "tagging"),
-         ("char_noise", "mc"), ("distractor", "span"), ("entity_swap", "tagging")]
+CASES = [("word_swap", "pair"), ("char_noise", "pair"), ("char_noise", "span"), ("char_noise", "tagging"),
+         ("char_noise", "mc"), ("distractor", "span"), ("entity_swap", "tagging"), ("code_switch", "pair"),
+         ("code_switch", "span"), ("code_switch", "tagging"), ("code_switch", "mc")]
+SELECTIONS = [("lexical_overlap", "pair")]
+
+
+def dictionaries(lex: Lexicon | None = None) -> Dictionaries:
+    lex = lex or Lexicon(LANGS, 2020)
+    return Dictionaries({code: lex.forms[code] for code in LANGS})
 
 
 def apply(name, fmt, df, seed=0, **options):
+    options.setdefault("dictionaries", dictionaries())
+    options.setdefault("code_switch", {"rate": 0.3, "into": sorted(LANGS)})
     return REGISTRY[name].apply(df, fmt, TASK[fmt][1], np.random.default_rng(seed), options)
 
 
 def test_registry_contents():
-    assert set(REGISTRY) == {"lexical_overlap", "distractor", "entity_swap", "char_noise"}
-    assert REGISTRY["lexical_overlap"].formats == ("pair",)
+    assert set(REGISTRY) == {"lexical_overlap", "word_swap", "distractor", "entity_swap", "char_noise",
+                             "code_switch", "aflite"}
+    assert REGISTRY["lexical_overlap"].formats == REGISTRY["word_swap"].formats == ("pair",)
     assert REGISTRY["distractor"].formats == ("span",)
     assert REGISTRY["entity_swap"].formats == ("tagging",)
-    assert set(REGISTRY["char_noise"].formats) == {"pair", "mc", "span", "tagging", "retrieval"}
+    assert set(REGISTRY["char_noise"].formats) == set(REGISTRY["code_switch"].formats) == {
+        "pair", "mc", "span", "tagging", "retrieval"}
+    assert {n: a.kind for n, a in REGISTRY.items()} == {
+        "lexical_overlap": "selection", "aflite": "model", "word_swap": "perturbation", "distractor": "perturbation",
+        "entity_swap": "perturbation", "char_noise": "perturbation", "code_switch": "perturbation"}
+    # only the synthetic-hint adversary is unusable on real data
+    assert [n for n, a in sorted(REGISTRY.items()) if a.needs_hints] == ["entity_swap"]
 
 
 # ---- pairing, schema, labels ---------------------------------------------------------------------------------------
@@ -64,9 +81,9 @@ def test_pairing_and_schema(name, fmt, lang, lex):
     assert (adv["id"] == adv["source_id"] + "~" + name).all()
     assert (adv["adversary"] == name).all() and (adv["lang"] == lang).all()
     src = clean.set_index("id").loc[adv["source_id"]].reset_index()
-    if name != "lexical_overlap":  # every clean row it can use is used, in order
+    if name != "word_swap":  # every clean row it can use is used, in order
         assert adv["source_id"].tolist() == clean["id"].tolist()
-    if fmt in ("pair", "mc") and name != "lexical_overlap":
+    if fmt in ("pair", "mc") and name != "word_swap":
         assert adv["label"].tolist() == src["label"].tolist()
     if fmt == "mc":
         assert [len(c) for c in adv.choices] == [len(c) for c in src.choices]
@@ -89,10 +106,10 @@ def test_pairing_and_schema(name, fmt, lang, lex):
 
 
 @pytest.mark.parametrize("lang", ["en", "eb", "ed"])
-def test_lexical_overlap_permutes_hypothesis(lang, lex):
+def test_word_swap_swaps_roles_where_hinted(lang, lex):
     clean = rows("xnli", 300, lang=lex.languages[lang], lex=lex)
-    adv = apply("lexical_overlap", "pair", clean)
-    eligible = clean[(clean.label == 0) & clean.meta.str.contains("swap")]
+    adv = apply("word_swap", "pair", clean)
+    eligible = clean[[y == 0 and bool(json.loads(m or "{}").get("swap")) for y, m in zip(clean.label, clean.meta)]]
     assert adv["source_id"].tolist() == eligible["id"].tolist()
     assert (adv["label"] == NLI_LABELS.index("neutral")).all()
     for a, s in zip(adv.itertuples(), eligible.itertuples()):
@@ -103,6 +120,27 @@ def test_lexical_overlap_permutes_hypothesis(lang, lex):
         old, new = s.text_b.split(" "), a.text_b.split(" ")
         assert new[a0:a0 + (b1 - b0)] == old[b0:b1]  # the second role now comes first
         assert new[-1] == old[-1] == "."
+
+
+@pytest.mark.parametrize("lang", ["en", "eb", "ed"])
+def test_lexical_overlap_selects_real_high_overlap_non_entailment(lang, lex):
+    from xstilts.adversaries.text import overlap
+
+    clean = rows("xnli", 300, lang=lex.languages[lang], lex=lex)
+    adv = apply("lexical_overlap", "pair", clean, overlap_min=0.8)
+    by_id = clean.set_index("id")
+    picked = by_id.loc[adv["id"].str.removesuffix("~lexical_overlap")]
+    expected = [i for i, a, b, y in zip(clean.id, clean.text_a, clean.text_b, clean.label)
+                if y != 0 and overlap(b, a) >= 0.8]
+    assert picked.index.tolist() == expected and len(expected) >= 20
+    # the selected examples are the real ones, unchanged
+    assert adv["text_a"].tolist() == picked["text_a"].tolist() and adv["text_b"].tolist() == picked["text_b"].tolist()
+    assert adv["label"].tolist() == picked["label"].tolist()
+    # each is paired with an unselected control of the same label, without replacement while possible
+    controls = by_id.loc[adv["source_id"]]
+    assert not set(adv["source_id"]) & set(expected)
+    assert controls["label"].tolist() == adv["label"].tolist()
+    assert adv["source_id"].is_unique
 
 
 @pytest.mark.parametrize("lang", ["en", "ed"])
@@ -130,7 +168,7 @@ def test_entity_swap_rebuilds_tags(lang, lex):
 
 
 # ---- determinism ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,fmt", CASES)
+@pytest.mark.parametrize("name,fmt", CASES + SELECTIONS)
 def test_same_seed_same_output(name, fmt):
     clean = rows(TASK[fmt][0], 60)
     pd.testing.assert_frame_equal(apply(name, fmt, clean, seed=5), apply(name, fmt, clean, seed=5))
@@ -265,18 +303,26 @@ def test_undeclared_format_rejected(name, fmt):
 
 def test_nothing_to_use_rejected():
     rng = np.random.default_rng(0)
-    no_meta = rows("xnli", 40).assign(meta="")
-    with pytest.raises(ValueError, match="lexical_overlap.*no examples"):
-        REGISTRY["lexical_overlap"].apply(no_meta, "pair", NLI_LABELS, rng)
     not_entailed = rows("xnli", 40).query("label != 0")
-    with pytest.raises(ValueError, match="lexical_overlap"):
-        REGISTRY["lexical_overlap"].apply(not_entailed, "pair", NLI_LABELS, rng)
+    with pytest.raises(ValueError, match="word_swap.*no examples"):
+        REGISTRY["word_swap"].apply(not_entailed, "pair", NLI_LABELS, rng)
     with pytest.raises(ValueError, match="NLI labels"):
-        REGISTRY["lexical_overlap"].apply(rows("xnli", 40), "pair", ("not_duplicate", "duplicate"), rng)
-    with pytest.raises(ValueError, match="distractor"):
-        REGISTRY["distractor"].apply(rows("xquad", 10).assign(meta=""), "span", (), rng)
+        REGISTRY["word_swap"].apply(rows("xnli", 40), "pair", ("a", "b", "c", "d"), rng)
+    entailed = rows("xnli", 40).query("label == 0")
+    with pytest.raises(ValueError, match="lexical_overlap.*selected no examples"):
+        REGISTRY["lexical_overlap"].apply(entailed, "pair", NLI_LABELS, rng)
+    one_context = rows("xquad", 10).assign(meta="")
+    one_context["context"] = one_context["context"].iloc[0]
+    one_context["answers_text"] = [one_context["answers_text"].iloc[0]] * 10
+    one_context["answers_start"] = [one_context["answers_start"].iloc[0]] * 10
+    with pytest.raises(ValueError, match="distractor.*no examples"):  # no other context to borrow a sentence from
+        REGISTRY["distractor"].apply(one_context, "span", (), rng)
     with pytest.raises(ValueError, match="entity_swap"):
         REGISTRY["entity_swap"].apply(rows("ccg", 10), "tagging", synthetic.LABELS["ccg"], rng)
+    with pytest.raises(ValueError, match="code_switch.*dictionaries"):
+        REGISTRY["code_switch"].apply(rows("xnli", 10), "pair", NLI_LABELS, rng, {"code_switch": {"into": ["eb"]}})
+    with pytest.raises(ValueError, match="aflite.*stage"):
+        REGISTRY["aflite"].apply(rows("xnli", 10), "pair", NLI_LABELS, rng, {})
 
 
 # ---- each adversary lowers a simple reference model ----------------------------------------------------------------
@@ -297,12 +343,34 @@ def xnli_test():
     return rows("xnli", 400, split="test", lex=Lexicon({}, 0))
 
 
+def paired_accuracy(adv, clean) -> tuple[float, float]:
+    """(accuracy on the matched clean examples, accuracy on the adversarial ones)."""
+    return nli_accuracy(clean.set_index("id").loc[adv["source_id"]]), nli_accuracy(adv)
+
+
 def test_lexical_overlap_fools_overlap_heuristic(xnli_test):
-    clean_acc = nli_accuracy(xnli_test)
     adv = apply("lexical_overlap", "pair", xnli_test)
+    control_acc, adv_acc = paired_accuracy(adv, xnli_test)
     assert len(adv) >= 30
-    assert clean_acc >= 0.8
-    assert nli_accuracy(adv) <= clean_acc - 0.5
+    assert control_acc >= 0.8
+    assert adv_acc <= control_acc - 0.3
+
+
+@pytest.mark.parametrize("hints", [True, False])
+def test_word_swap_fools_overlap_heuristic(xnli_test, hints):
+    clean = xnli_test if hints else xnli_test.assign(meta="")  # without hints: the real-data swap of shared words
+    adv = apply("word_swap", "pair", clean)
+    clean_acc, adv_acc = paired_accuracy(adv, clean)
+    assert len(adv) >= 30 and clean_acc >= 0.9
+    assert adv_acc <= clean_acc - 0.8  # same bag of words: the heuristic still says "entailment"
+
+
+def test_code_switch_fools_overlap_heuristic(xnli_test):
+    lex = Lexicon(LANGS, 2020)
+    clean = rows("xnli", 400, split="test", lex=lex)
+    adv = apply("code_switch", "pair", clean, dictionaries=dictionaries(lex))
+    clean_acc, adv_acc = paired_accuracy(adv, clean)
+    assert adv_acc <= clean_acc - 0.15
 
 
 def test_char_noise_fools_overlap_heuristic(xnli_test):

@@ -49,9 +49,19 @@ def test_paper_profile_refuses_ccg_without_ccgbank_and_hint_adversaries(paper):
     with pytest.raises(config.ConfigError, match="LDC2005T13"):
         config.validate(bad)
     bad = copy.deepcopy(paper)
-    bad["adversaries"]["subsets"]["xnli"] = ["lexical_overlap"]
+    bad["adversaries"]["subsets"]["panx"] = ["entity_swap"]
     with pytest.raises(config.ConfigError, match="needs hints"):
         config.validate(bad)
+    bad = copy.deepcopy(paper)
+    bad["adversaries"]["code_switch"]["dictionaries"] = "generated"
+    with pytest.raises(config.ConfigError, match="code_switch.dictionaries.*MUSE"):
+        config.validate(bad)
+
+
+def char_noise_only(p: dict) -> None:
+    """These mirrors hold one or two examples per language: too few for the selection adversaries and the
+    distractor (tests/test_adversaries_real.py runs those on a multi-script mirror)."""
+    p["adversaries"]["subsets"] = {t: ["char_noise"] for t in p["adversaries"]["subsets"]}
 
 
 def _ds(data: dict, features: dict, path: Path) -> None:
@@ -99,6 +109,7 @@ def test_prepare_hub_from_a_local_mirror(paper, mirror, tmp_path):
     p["subsample"]["sizes"] = [1, "full"]
     p["hub"]["data_dir"] = str(mirror)
     p["hub"]["target_languages"] = {"xnli": ["en", "de"], "xquad": ["en", "de"], "panx": ["en", "de"]}
+    char_noise_only(p)
     config.validate(p)
     out = tmp_path / "prepared"
     summary = prepare_hub(p, out, progress=lambda s: None)
@@ -129,6 +140,9 @@ def test_target_languages_come_from_the_benchmark_table(paper):
 def test_hub_without_network_fails_fast_naming_the_dataset(paper, tmp_path):
     p = copy.deepcopy(paper)
     p["study"].update(intermediate_tasks=["mnli"], arms=["baseline", "mnli"])
+    with pytest.raises(FileNotFoundError, match=r"adversaries.code_switch.dictionaries.*data/muse/en-ar\.txt"):
+        prepare_hub(p, tmp_path / "out", progress=lambda s: None)  # MUSE files are checked before any download
+    char_noise_only(p)
     with pytest.raises(HubError, match="nyu-mll/glue.*HF_HUB_OFFLINE"):
         prepare_hub(p, tmp_path / "out", progress=lambda s: None)
 
@@ -206,6 +220,7 @@ def test_prepare_hub_every_paper_target_from_a_local_mirror(paper, mirror, tmp_p
                                     "xcopa": ["et"], "tatoeba": ["de"]}
     assert set(p["study"]["target_tasks"]) == {"xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa",
                                                "tatoeba"}
+    char_noise_only(p)
     config.validate(p)
     out = tmp_path / "prepared"
     summary = prepare_hub(p, out, progress=lambda s: None)

@@ -127,7 +127,7 @@ def test_files_and_sections(built: tuple[dict, Path]) -> None:
         assert (out / name).is_file() and (out / name).stat().st_size > 0
     assert not list(out.glob(".*")) and not list((out / "plots").glob(".*")), "temporary files left behind"
     md = (out / "correlation.md").read_text()
-    for heading in ("## Answer", "## Details", "## Methods", "## Baseline zero-shot scores",
+    for heading in ("## Answer", "## Details", "## Methods", "## Baseline zero-shot scores", "## Adversaries",
                     "## Comparison with the published numbers", "## Degradation",
                     "## Correlation with log(train size)", "## Models with task effects",
                     "## Per-language tests and multiple comparisons", "## Figures", "## Provenance"):
@@ -135,6 +135,9 @@ def test_files_and_sections(built: tuple[dict, Path]) -> None:
     assert "](degradation_vs_size.png)" in md and "](zero_shot_heatmap.png)" in md and "](seed_spread.png)" in md
     assert (out / "degradation_vs_size.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "`data/prepared`" in md and "1a2b3c4d5e6f70819293a4b5c6d7e8f9.dir" in md
+    [cat] = built[0]["adversaries"]
+    assert cat["adversary"] == ADVERSARY and cat["kind"] == "perturbation" and cat["label"] == "kept"
+    assert set(cat["examples"]) == {"panx", "xnli"} and "| `char_noise` | perturbation | its clean source" in md
 
 
 def test_degradation_matches_hand_computation(built: tuple[dict, Path]) -> None:
@@ -158,12 +161,14 @@ def test_degradation_matches_hand_computation(built: tuple[dict, Path]) -> None:
     assert rows[("anli", "200", f"xnli/{ADVERSARY}")]["absolute"] == pytest.approx(1.5 * math.log(200) + 4.0)
     # pooled = mean over the two targets (extra degradation 1 and 3)
     assert rows[("anli", "200", "pooled")]["absolute"] == pytest.approx(1.5 * math.log(200) + 3.0 + 2.0)
+    # the per-adversary key (the adversary is used by both targets): the same mean over targets
+    assert rows[("anli", "200", f"all/{ADVERSARY}")]["absolute"] == pytest.approx(1.5 * math.log(200) + 3.0 + 2.0)
 
 
 def test_correlations_have_known_answers(built: tuple[dict, Path]) -> None:
     report, _ = built
     corr = report["correlations"]
-    assert list(R.ordered_keys(corr)) == ["pooled", f"panx/{ADVERSARY}", f"panx/{ADVERSARY}/ea",
+    assert list(R.ordered_keys(corr)) == ["pooled", f"all/{ADVERSARY}", f"panx/{ADVERSARY}", f"panx/{ADVERSARY}/ea",
                                           f"panx/{ADVERSARY}/eb", f"xnli/{ADVERSARY}", f"xnli/{ADVERSARY}/ea",
                                           f"xnli/{ADVERSARY}/eb"]
     within = corr["pooled"]["absolute"]["within"]

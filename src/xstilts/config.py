@@ -31,7 +31,9 @@ SCHEMA: dict[str, Any] = {
     "languages": dict,
     "prepare": {"seed": int, "train_size": dict, "target_train_size": dict, "dev_size": int,
                 "test_size": int, "pretrain_sentences": int},
-    "adversaries": {"seed": int, "subsets": dict, "char_noise_rate": _NUM},
+    "adversaries": {"seed": int, "subsets": dict, "char_noise_rate": _NUM, "overlap_min": _NUM,
+                    "code_switch": {"rate": _NUM, "into": list, "dictionaries": str},
+                    "aflite": {"seed": int, "max_score": _NUM, "max_share": _NUM}},
     "subsample": {"seed": int, "sizes": list},
     "pretrain": {"seed": int, "hidden_size": int, "num_layers": int, "num_heads": int,
                  "intermediate_size": int, "max_length": int, "mlm_steps": int, "mlm_probability": _NUM,
@@ -171,8 +173,30 @@ def validate(p: dict) -> dict:
     if layer < 0 or (depth is not None and layer > depth):
         raise ConfigError(f"params.yaml: `evaluate.retrieval_layer` = {layer}: hidden states run from 0 (embeddings) "
                           f"to {depth if depth is not None else 'the encoder depth'} (`pretrain.num_layers`)")
-    if not 0 < p["adversaries"]["char_noise_rate"] <= 1:
-        raise ConfigError("params.yaml: `adversaries.char_noise_rate` must be in (0, 1]")
+    adv = p["adversaries"]
+    for key, value in (("char_noise_rate", adv["char_noise_rate"]), ("overlap_min", adv["overlap_min"]),
+                       ("code_switch.rate", adv["code_switch"]["rate"]), ("aflite.max_score", adv["aflite"]["max_score"]),
+                       ("aflite.max_share", adv["aflite"]["max_share"])):
+        if not 0 < value <= 1:
+            raise ConfigError(f"params.yaml: `adversaries.{key}` must be in (0, 1], got {value}")
+    switching = [t for t, names in adv["subsets"].items() if "code_switch" in names]
+    cs = adv["code_switch"]
+    if switching:
+        if not cs["into"]:
+            raise ConfigError("params.yaml: `adversaries.code_switch.into` must list at least one language to switch "
+                              f"into (code_switch is used by {', '.join(switching)})")
+        if st["source"] == "synthetic":
+            for i, lang in enumerate(cs["into"]):
+                _choice(lang, st["languages"], f"adversaries.code_switch.into[{i}]")
+            if cs["dictionaries"] != "generated":
+                raise ConfigError("params.yaml: `adversaries.code_switch.dictionaries` must be 'generated' for the "
+                                  "embedded benchmark (its dictionaries come from the generated lexicon)")
+        elif cs["dictionaries"] == "generated":
+            raise ConfigError("params.yaml: `adversaries.code_switch.dictionaries` = 'generated' exists only for the "
+                              "embedded benchmark; on real data give a directory of MUSE dictionaries en-<lang>.txt "
+                              f"(facebookresearch/MUSE ground-truth dictionaries) for every language of "
+                              f"{', '.join(switching)} and of `adversaries.code_switch.into` (prepare checks the files "
+                              "before downloading anything)")
 
     if st["source"] == "hub":
         _validate_hub(p, ADV)

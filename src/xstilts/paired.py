@@ -48,6 +48,8 @@ CHUNK_ROWS = 1 << 22
 """Upper bound on ``n_boot_chunk x n_examples`` count-matrix entries held at once."""
 MEASURES = ("absolute", "relative")
 POOLED = "pooled"
+ALL_TARGETS = "all"
+"""Pseudo target of the per-adversary keys ``all/<adversary>``: mean over the target tasks sharing the adversary."""
 
 GoldLoader = Callable[[str, str, str], Mapping[str, Sequence[int]]]
 """``(target_task, language, subset) -> {example id: gold tag ids}`` (only called for chunk-F1 targets)."""
@@ -344,13 +346,15 @@ def replicates(paired: PairedData, n_boot: int, seed: int, resample: bool = True
                ) -> Iterator[tuple[str, str, np.ndarray]]:
     """``(key, measure, reps)`` for every analysis key: ``reps`` is ``(n_boot, n_cells)`` (``paired.cells`` order).
 
-    Keys: ``"<target>/<adversary>/<language>"``, ``"<target>/<adversary>"`` (mean over the zero-shot languages)
-    and ``"pooled"`` (mean over target tasks and adversaries). One seed draw per cell and one pair draw per test
+    Keys: ``"<target>/<adversary>/<language>"``, ``"<target>/<adversary>"`` (mean over the zero-shot languages),
+    ``"all/<adversary>"`` (mean over the target tasks of an adversary that two or more targets use) and
+    ``"pooled"`` (mean over target tasks and adversaries). One seed draw per cell and one pair draw per test
     set serve every key of a replicate. ``resample=False`` yields one row: the point estimates, aggregated the
     same way (what the report computes from the results table).
     """
     draws = seed_draws(paired, n_boot, seed, resample)
     pooled = {m: _NanMean() for m in MEASURES}
+    by_adversary: dict[str, dict[str, _NanMean]] = {}
     by_pair: dict[tuple[str, str], list[TestSet]] = {}
     for ts in paired.sets:
         by_pair.setdefault((ts.target, ts.adversary), []).append(ts)
@@ -364,7 +368,12 @@ def replicates(paired: PairedData, n_boot: int, seed: int, resample: bool = True
         for m in MEASURES:
             per_model = over_languages[m].mean()
             pooled[m].add(per_model)
+            by_adversary.setdefault(adversary, {k: _NanMean() for k in MEASURES})[m].add(per_model)
             yield pair_key(target, adversary), m, cell_means(per_model, draws)
+    for adversary in sorted(by_adversary):
+        if sum(a == adversary for _, a in by_pair) >= 2:
+            for m in MEASURES:
+                yield pair_key(ALL_TARGETS, adversary), m, cell_means(by_adversary[adversary][m].mean(), draws)
     if by_pair:
         for m in MEASURES:
             yield POOLED, m, cell_means(pooled[m].mean(), draws)

@@ -54,6 +54,7 @@ CLEAN = "clean"
 CONTROL_ARMS = ("baseline", "random")
 FULL = "full"
 POOLED = paired_mod.POOLED
+ALL_TARGETS = paired_mod.ALL_TARGETS
 MEASURES = paired_mod.MEASURES
 ANALYSES = ("across", "within")
 MODEL_KEYS = ["arm", "size_label", "train_size", "seed"]
@@ -128,6 +129,11 @@ def degradation_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 
 
+def is_adversary_key(key: str) -> bool:
+    """``all/<adversary>``: a summary over target tasks, not a test of its own (never in a correction family)."""
+    return key.startswith(ALL_TARGETS + "/")
+
+
 def key_level(key: str) -> int:
     """0 for "pooled", 1 for ``<target>/<adversary>``, 2 for ``<target>/<adversary>/<language>``."""
     return 0 if key == POOLED else key.count("/")
@@ -151,7 +157,8 @@ def model_degradation(results: pd.DataFrame) -> pd.DataFrame:
     """Zero-shot degradation per model and analysis key.
 
     ``key`` is ``"<target>/<adversary>/<language>"`` (one zero-shot language), ``"<target>/<adversary>"`` (mean
-    over the zero-shot languages) or ``"pooled"`` (mean over every target task and adversary of that model).
+    over the zero-shot languages), ``"all/<adversary>"`` (mean over the target tasks of an adversary used by two
+    or more) or ``"pooled"`` (mean over every target task and adversary of that model).
     Columns: arm, size_label, train_size, seed, key, absolute, relative.
     """
     adv = degradation_rows(results)
@@ -165,8 +172,12 @@ def model_degradation(results: pd.DataFrame) -> pd.DataFrame:
     per_pair = zs.assign(key=[paired_mod.pair_key(t, s)
                               for t, s in zip(zs["target_task"], zs["subset"], strict=True)])
     pooled = zs.groupby(MODEL_KEYS, sort=True)[list(MEASURES)].mean().reset_index().assign(key=POOLED)
+    shared = zs.groupby("subset")["target_task"].nunique()
+    multi = zs[zs["subset"].isin(shared[shared >= 2].index)]
+    per_adv = multi.groupby([*MODEL_KEYS, "subset"], sort=True)[list(MEASURES)].mean().reset_index()
+    per_adv["key"] = [paired_mod.pair_key(ALL_TARGETS, s) for s in per_adv["subset"]]
     cols = [*MODEL_KEYS, "key", *MEASURES]
-    out = pd.concat([pooled[cols], per_pair[cols], per_lang[cols]], ignore_index=True)
+    out = pd.concat([pooled[cols], per_adv[cols], per_pair[cols], per_lang[cols]], ignore_index=True)
     return out.sort_values([*MODEL_KEYS, "key"], kind="stable").reset_index(drop=True)
 
 
@@ -286,7 +297,7 @@ def apply_corrections(corr: dict[str, Any]) -> dict[str, Any]:
     """
     families: dict[str, Any] = {}
     for name, level in FAMILIES.items():
-        keys = [k for k in corr if key_level(k) == level]
+        keys = [k for k in corr if key_level(k) == level and not is_adversary_key(k)]
         sizes: dict[str, int] = {}
         for measure in MEASURES:
             for analysis in ANALYSES:
@@ -305,7 +316,7 @@ def significant_keys(corr: Mapping[str, Any], family: str, measure: str, analysi
                      method: str, alpha: float) -> list[str]:
     """Keys of a family whose adjusted p-value is below ``alpha``."""
     level = FAMILIES[family]
-    return [k for k in corr if key_level(k) == level
+    return [k for k in corr if key_level(k) == level and not is_adversary_key(k)
             and _below(corr[k][measure][analysis].get(f"{stat}_p_{method}"), alpha)]
 
 
@@ -988,6 +999,7 @@ def render_markdown(report: Mapping[str, Any], ctrl: pd.DataFrame, means: pd.Dat
         "## Details\n\n" + details_markdown(corr),
         "## Methods\n\n" + methods_markdown(rp, report["design"], fam),
         "## Baseline zero-shot scores\n\n" + baseline_markdown(ctrl, report["baseline_checks"]),
+        "## Adversaries\n\n" + adversaries_markdown(report.get("adversaries", [])),
         "## Comparison with the published numbers\n\n" + comparison_markdown(report["comparison"]),
         "## Degradation\n\n" + degradation_markdown(means),
         "## Correlation with log(train size)\n\n" + correlation_markdown(corr, rp),
@@ -1225,6 +1237,43 @@ def design_info(design: paired_mod.PairedData | None) -> dict[str, Any]:
     }
 
 
+def adversary_catalogue(results: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per adversary in the results: its kind, label contract, what its examples are paired with, and the
+    number of adversarial examples per target task (min-max over languages), from the baseline's rows."""
+    from .adversaries import PERTURBATION, REGISTRY
+
+    adv = results[results["subset"] != CLEAN]
+    if "arm" in adv and (adv["arm"] == "baseline").any():
+        adv = adv[adv["arm"] == "baseline"]
+    out = []
+    for name in adversaries(results):
+        spec = REGISTRY.get(name)
+        rows = adv[adv["subset"] == name]
+        counts = {} if "n" not in rows else {
+            t: [int(rows[rows["target_task"] == t]["n"].min()), int(rows[rows["target_task"] == t]["n"].max())]
+            for t in sorted(set(rows["target_task"]))}
+        out.append({"adversary": name, "kind": spec.kind if spec else "unknown",
+                    "label": spec.label if spec else "", "description": spec.description if spec else "",
+                    "paired_with": ("its clean source example" if spec is None or spec.kind == PERTURBATION
+                                    else "a label-matched unselected clean example (control)"),
+                    "examples": counts})
+    return out
+
+
+def adversaries_markdown(catalogue: Sequence[Mapping[str, Any]]) -> str:
+    """The adversaries of this run: kind, label contract, pairing and subset sizes."""
+    body = [[f"`{a['adversary']}`", a["kind"], a["paired_with"], a["label"],
+             ", ".join(f"{t} {lo}" + (f"–{hi}" if hi != lo else "") for t, (lo, hi) in a["examples"].items()),
+             a["description"]] for a in catalogue]
+    intro = ("Every adversarial example is scored against a clean example of the same language: perturbations "
+             "against the example they were built from, selections (real examples with a property, or that a "
+             "held-out reference model fails) against a label-matched unselected control. Examples = adversarial "
+             "examples per language (min–max over languages). Definitions: `xstilts.adversaries`; examples of each "
+             "adversary's output: README.")
+    return intro + "\n\n" + md_table(["adversary", "kind", "paired with", "gold label", "examples", "what it does"],
+                                       body, "llllll")
+
+
 def build_report(
     results: pd.DataFrame,
     provenance: dict[str, Any],
@@ -1241,7 +1290,7 @@ def build_report(
     examples; ``gold`` supplies gold tags for seqeval-F1 targets; ``reference`` is the published-numbers table
     (:func:`xstilts.published.load_reference`; None = an empty comparison). The returned dict is exactly what
     ``correlation.json`` holds (after JSON conversion): ``schema``, ``params``, ``inputs``, ``design``,
-    ``answer``, ``baseline``, ``baseline_checks``, ``comparison``, ``degradation``, ``correlations``
+    ``answer``, ``baseline``, ``baseline_checks``, ``adversaries``, ``comparison``, ``degradation``, ``correlations``
     (``{key: {measure: {analysis: ...}}}``), ``families``, ``metrics``, ``figures`` and ``provenance``.
     """
     out_dir = Path(out_dir)
@@ -1274,6 +1323,7 @@ def build_report(
         "answer": answer_paragraph(corr, families, rp, info),
         "baseline": baseline_summary(ctrl),
         "baseline_checks": checks,
+        "adversaries": adversary_catalogue(df),
         "comparison": comp,
         "degradation": degradation_summary(means),
         "correlations": corr,

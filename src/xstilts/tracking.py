@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
-STAGES = ("pretrain", "tune", "intermediate", "target", "evaluate")
+STAGES = ("pretrain", "tune", "aflite", "intermediate", "target", "evaluate")
 
 
 def tracking_uri(root: Path) -> str:

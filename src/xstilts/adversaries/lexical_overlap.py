@@ -1,29 +1,26 @@
-"""HANS-style lexical overlap (McCoy et al. 2019): every hypothesis word occurs in the premise, yet the premise
-does not entail it. Built by swapping the subject and object of entailed hypotheses about two people
-("the doctor helped alice" -> "alice helped the doctor"); gold label becomes `neutral`. Needs the role spans in
-`meta.swap` (the synthetic source provides them in every language)."""
+"""HANS-style lexical-overlap subset (McCoy et al. 2019), selected from the real evaluation data of each language:
+pairs whose hypothesis words nearly all occur in the premise (`overlap_min`, default 0.8, of its units: words,
+or characters in unspaced scripts) although the premise does not entail it (NLI: neutral or contradiction;
+paraphrase: different). A model that relies on overlap calls them entailed. Each selected example is paired with
+a label-matched control: an unselected example of the same language and label."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from . import meta_of, register
+from . import SELECTION, register
+from .labels import positive_negative
+from .text import overlap
+
+DEFAULT_MIN = 0.8
 
 
-@register("lexical_overlap", ("pair",), "entailed hypotheses with two role spans in meta.swap; roles swapped -> neutral", needs_hints=True)
-def lexical_overlap(df: pd.DataFrame, labels, rng, options) -> pd.DataFrame:
-    if "entailment" not in labels or "neutral" not in labels:
-        raise ValueError(f"lexical_overlap needs NLI labels (entailment, neutral, ...), got {labels}")
-    ent, neu = labels.index("entailment"), labels.index("neutral")
-    rows = []
-    for row in df.itertuples(index=False):
-        spans = meta_of(row.meta).get("swap")
-        if row.label != ent or not spans or None in spans:
-            continue
-        (a0, a1), (b0, b1) = sorted(spans)
-        words = row.text_b.split(" ")
-        swapped = words[:a0] + words[b0:b1] + words[a1:b0] + words[a0:a1] + words[b1:]
-        if swapped == words:
-            continue
-        rows.append({**row._asdict(), "text_b": " ".join(swapped), "label": neu})
-    return pd.DataFrame(rows, columns=df.columns)
+@register("lexical_overlap", ("pair",),
+          "non-entailed (or non-paraphrase) pairs with hypothesis-in-premise word overlap >= overlap_min",
+          kind=SELECTION, label="kept (real examples)")
+def lexical_overlap(df: pd.DataFrame, labels, rng, options) -> np.ndarray:
+    pos, _ = positive_negative(labels, "lexical_overlap")
+    threshold = float(options.get("overlap_min", DEFAULT_MIN))
+    ov = np.array([overlap(b, a) for a, b in zip(df["text_a"], df["text_b"])])
+    return (df["label"].to_numpy() != pos) & (ov >= threshold)

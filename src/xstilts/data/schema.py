@@ -10,7 +10,8 @@
 `source_id` (the clean example they came from) and `adversary`.
 
 Layout: data/prepared/<role>/<task>/ (role: intermediate | targets): task.json, train.parquet and dev.parquet
-(English), test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet (target tasks); data/prepared/pretrain/.
+(English), test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet (target tasks); data/prepared/pretrain/;
+data/prepared/dictionaries/ (generated MUSE dictionaries); model-based subsets in data/<adversary>/<task>/<lang>.parquet.
 """
 
 from __future__ import annotations
@@ -90,7 +91,17 @@ def test_path(root: Path, task: str, lang: str) -> Path:
 
 
 def adversarial_path(root: Path, task: str, adversary: str, lang: str) -> Path:
+    """data/prepared/targets/<task>/adversarial/<adversary>/<lang>.parquet, or data/<adversary>/<task>/<lang>.parquet
+    for a model-based adversary (written by the stage of the same name, after `prepare`)."""
+    from ..adversaries import MODEL, REGISTRY
+
+    if adversary in REGISTRY and REGISTRY[adversary].kind == MODEL:
+        return model_subset_dir(root, adversary) / task / f"{lang}.parquet"
     return task_dir(root, task) / "adversarial" / adversary / f"{lang}.parquet"
+
+
+def model_subset_dir(root: Path, adversary: str) -> Path:
+    return root / "data" / adversary
 
 
 def subsample_path(root: Path, task: str, size_label: str) -> Path:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import tasks as T
 from . import schema, synthetic
-from .testsets import write_test_set
+from .testsets import load_dictionaries, write_test_set
 from .world import Language, Lexicon
 
 
@@ -39,8 +39,10 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
         summary[f"{task}.{split}"] = len(df)
         return structs
 
+    dictionaries = load_dictionaries(params, out, summary, st["languages"], generated=lex.forms)
+
     def write_test(task: str, lang: str, clean: pd.DataFrame) -> None:
-        write_test_set(params, out, task, lang, clean, summary)
+        write_test_set(params, out, task, lang, clean, summary, dictionaries)
 
     for task in st["intermediate_tasks"]:
         progress(f"prepare: {task}")

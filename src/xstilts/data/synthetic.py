@@ -372,6 +372,8 @@ def pair_row(ex: dict, lang: Language, lex: Lexicon, uid: str) -> dict:
     meta = {}
     if ex.get("swappable"):
         meta["swap"] = [_span(b, "SUBJ"), _span(b, "OBJ")]
+    elif "swappable" in ex and ex["label"] == 0:
+        meta["swap"] = None  # entailed, but no two roles whose swap changes the meaning (word_swap skips it)
     return {"id": uid, "lang": lang.code, "text_a": _join(a), "text_b": _join(b), "label": ex["label"],
             "meta": json.dumps(meta, sort_keys=True) if meta else ""}
 

@@ -1,5 +1,6 @@
-"""Writing one target task's clean test file for one language and every adversarial subset built from it; shared
-by both `prepare` sources so that the layout and the adversaries' seeds are the same whatever the data."""
+"""Writing one target task's clean test file for one language and every adversarial subset `prepare` builds
+from it; shared by both `prepare` sources so that the layout and the adversaries' seeds are the same whatever the
+data. Model-based subsets (`aflite`) are built later by their own stage from the same clean files."""
 
 from __future__ import annotations
 
@@ -9,20 +10,72 @@ import numpy as np
 import pandas as pd
 
 from .. import tasks as T
+from ..adversaries import MODEL
 from ..adversaries import REGISTRY as ADVERSARIES
-from ..io import stable_seed
+from ..adversaries.dictionaries import Dictionaries, muse_path, read_muse, write_muse
+from ..io import md5_file, stable_seed
 from . import schema
 
+GENERATED = "generated"
 
-def write_test_set(params: dict, out: Path, task: str, lang: str, clean: pd.DataFrame, summary: dict) -> None:
+
+def adversary_rng(params: dict, adversary: str, task: str, lang: str) -> np.random.Generator:
+    """Each adversary draws from its own generator, seeded by (adversaries.seed, adversary, task, lang)."""
+    return np.random.default_rng(stable_seed("adversary", params["adversaries"]["seed"], adversary, task, lang))
+
+
+def uses(params: dict, adversary: str) -> bool:
+    return any(adversary in advs for advs in params["adversaries"]["subsets"].values())
+
+
+def dictionaries_dir(out: Path) -> Path:
+    """Where `prepare` writes the embedded benchmark's generated MUSE dictionaries (data/prepared/dictionaries)."""
+    return out / "dictionaries"
+
+
+def load_dictionaries(params: dict, out: Path, summary: dict, test_languages: list[str],
+                      generated: dict[str, dict[str, str]] | None = None) -> Dictionaries | None:
+    """The bilingual dictionaries of the code-switching adversary (None when no subset uses it). `generated`
+    ({lang: {english: form}}) is written first as MUSE files under data/prepared/dictionaries; otherwise
+    `adversaries.code_switch.dictionaries` names a directory of user-supplied MUSE files (relative to the repository
+root, where stages run) with `en-<lang>.txt` for every language of `test_languages` (those of the targets that
+    use the adversary) and of `code_switch.into`. Every file's md5 goes into the prepare metrics."""
+    if not uses(params, "code_switch"):
+        return None
+    setting = str((params["adversaries"].get("code_switch") or {}).get("dictionaries", GENERATED))
+    cs = params["adversaries"].get("code_switch") or {}
+    langs = sorted((set(test_languages) | set(cs.get("into") or [])) - {"en"})
+    if setting == GENERATED:
+        if generated is None:
+            raise ValueError("`adversaries.code_switch.dictionaries: generated` exists only for the embedded "
+                             "benchmark; with real data give a directory of MUSE files en-<lang>.txt")
+        directory = dictionaries_dir(out)
+        for lang in langs:
+            if lang not in generated:
+                raise ValueError(f"`adversaries.code_switch.into`: {lang!r} is not a language of the benchmark")
+            write_muse(muse_path(directory, lang), {e: f for e, f in generated[lang].items() if e.isalpha()})
+    else:
+        directory = Path(setting)
+    dicts = Dictionaries.from_dir(directory, langs, "adversaries.code_switch.dictionaries")
+    for lang in langs:
+        summary[f"dictionary.{lang}.md5"] = md5_file(muse_path(directory, lang))
+        summary[f"dictionary.{lang}.entries"] = len(read_muse(muse_path(directory, lang)))
+    return dicts
+
+
+def write_test_set(params: dict, out: Path, task: str, lang: str, clean: pd.DataFrame, summary: dict,
+                   dictionaries: Dictionaries | None = None) -> None:
     """test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet under out/targets/<task>; row counts into
-    `summary`. Each adversary draws from its own generator, seeded by (adversaries.seed, adversary, task, lang)."""
+    `summary`."""
     info = T.get(task)
     d = out / schema.role_dir(task) / task
     schema.write(clean, d / "test" / f"{lang}.parquet", info.format)
     summary[f"{task}.test.{lang}"] = len(clean)
+    options = {**params["adversaries"], "dictionaries": dictionaries}
     for adv in params["adversaries"]["subsets"].get(task, []):
-        rng = np.random.default_rng(stable_seed("adversary", params["adversaries"]["seed"], adv, task, lang))
-        adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, rng, params["adversaries"])
+        if ADVERSARIES[adv].kind == MODEL:
+            continue  # built by its own stage (e.g. `aflite`) from this clean file
+        adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, adversary_rng(params, adv, task, lang),
+                                        options)
         schema.write(adv_df, d / "adversarial" / adv / f"{lang}.parquet", info.format, adversarial=True)
         summary[f"{task}.{adv}.{lang}"] = len(adv_df)

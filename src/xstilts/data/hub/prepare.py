@@ -29,7 +29,7 @@ import pandas as pd
 
 from ... import tasks as T
 from .. import schema
-from ..testsets import write_test_set
+from ..testsets import load_dictionaries, write_test_set
 from . import HubError, get, load_split
 from .intermediate import anli_rounds, compose_anli_plus, load_ccgbank
 from .languages import VERSIONS
@@ -157,6 +157,9 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
     """Write every dataset of the study into `out` (= data/prepared) from the hub (or its local mirror)."""
     hp, st = params["hub"], params["study"]
     summary: dict = {}
+    switched = [lang for task in st["target_tasks"] if "code_switch" in params["adversaries"]["subsets"].get(task, [])
+                for lang in target_languages(hp, task)[0]]
+    dictionaries = load_dictionaries(params, out, summary, switched)  # user-supplied MUSE files, before any download
 
     for task in st["intermediate_tasks"]:
         progress(f"prepare (hub): {task}")
@@ -190,7 +193,7 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
                 schema.write(df, d / f"{split}.parquet", info.format)
                 summary[f"{task}.{split}"] = len(df)
         for lang in langs:
-            write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary)
+            write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary, dictionaries)
         schema.write_task_json(task, params, out, {"languages": langs, "languages_missing_on_hub": missing,
                                                    "adversaries": params["adversaries"]["subsets"].get(task, [])})
     for key in used_keys(hp, st):
