@@ -349,3 +349,28 @@ def test_aflite_hardness_uses_sentence_chunk_f1_for_ner():
     preds = [[0, 0, 0, 0, 0, 0], [0, 0, 0]]  # misses the only entity: token accuracy 4/6, chunk F1 0
     assert hardness("f1", df, preds, [4 / 6, 1.0], NER_LABELS).tolist() == [0.0, 1.0]
     assert hardness("accuracy", df, preds, [0.0, 1.0], NER_LABELS).tolist() == [0.0, 1.0]
+
+
+# ---- PAWS-X: a natural adversarial target -------------------------------------------------------------------------
+def test_pawsx_is_registered_as_a_natural_adversarial_target():
+    from xstilts import tasks
+    from xstilts.report import adversary_catalogue
+
+    assert tasks.NATURAL_ADVERSARIAL == ("pawsx",)
+    # the selection and swap adversaries take its binary labels: "different" pairs with high overlap are selected
+    df = pd.DataFrame({"id": [f"p{i}" for i in range(4)], "lang": "de", "meta": "",
+                       "text_a": ["Anna traf Ben in Berlin .", "Anna traf Ben in Berlin .", "Der Hund schläft .",
+                                  "Ein Auto fährt schnell ."],
+                       "text_b": ["Ben traf Anna in Berlin .", "Anna traf Ben in Berlin .", "Die Katze singt laut .",
+                                  "Ein Auto fährt sehr schnell ."],
+                       "label": [0, 1, 0, 1]})
+    labels = tasks.get("pawsx").labels
+    sel = REGISTRY["lexical_overlap"].apply(df, "pair", labels, np.random.default_rng(0))
+    assert sel.id.tolist() == ["p0~lexical_overlap"] and sel.source_id.tolist() == ["p2"]
+    swapped = REGISTRY["word_swap"].apply(df, "pair", labels, np.random.default_rng(0))
+    assert set(swapped.source_id) == {"p1", "p3"} and (swapped.label == labels.index("different")).all()
+    results = pd.DataFrame([{"arm": "baseline", "target_task": "pawsx", "subset": s, "n": n, "language": "de"}
+                            for s, n in (("clean", 2000), ("lexical_overlap", 350))])
+    cat = {a["adversary"]: a for a in adversary_catalogue(results)}
+    assert cat["pawsx (natural)"]["kind"] == "natural target" and cat["pawsx (natural)"]["examples"] == {
+        "pawsx": [2000, 2000]}

@@ -88,6 +88,27 @@ def test_repro_writes_report_with_signal(smoke_repo):
     assert (clean.score > 5 * clean.chance).all()  # the aligned encoder retrieves translations
 
 
+def test_adversaries_and_aflite_stage(smoke_repo):
+    params = yaml.safe_load((smoke_repo / "params.yaml").read_text())
+    # the aflite stage wrote a model-based subset per language, paired with controls, and recorded its reference
+    aflite = json.loads((smoke_repo / "metrics" / "aflite.json").read_text())
+    for target in [t for t, advs in params["adversaries"]["subsets"].items() if "aflite" in advs]:
+        for lang in params["study"]["languages"]:
+            sub = pd.read_parquet(smoke_repo / "data" / "aflite" / target / f"{lang}.parquet")
+            assert len(sub) == aflite[f"{target}.{lang}.hard_examples"] > 0
+            assert not set(sub.source_id) & set(sub.id.str.removesuffix("~aflite"))  # controls are unselected
+        assert len(aflite[f"{target}.reference_mlflow_run_id"]) == 32
+    # `xstilts adversaries` shows one clean/adversarial example of every (target, adversary)
+    out = _run(["xstilts", "adversaries", "--lang", "ea"], smoke_repo).stdout
+    for target, advs in params["adversaries"]["subsets"].items():
+        for adv in advs:
+            assert f"== {target} / {adv} (ea," in out, (target, adv)
+    report = json.loads((smoke_repo / "reports" / "correlation.json").read_text())
+    kinds = {a["adversary"]: a["kind"] for a in report["adversaries"]}
+    assert kinds["lexical_overlap"] == "selection" and kinds["aflite"] == "model" and kinds["char_noise"] == "perturbation"
+    assert "all/char_noise" in report["correlations"]  # per-adversary key over the targets that share it
+
+
 def test_report_provenance_matches_dvc_lock(smoke_repo):
     lock = yaml.safe_load((smoke_repo / "dvc.lock").read_text())
     report = json.loads((smoke_repo / "reports" / "correlation.json").read_text())

@@ -1,4 +1,4 @@
-"""`xstilts` command line: profiles, a dry check of params.yaml, and report verification."""
+"""`xstilts` command line: profiles, a dry check of params.yaml, a plan, the adversaries, report verification."""
 
 from __future__ import annotations
 
@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     pl = sub.add_parser("plan", help="dry run: runs per stage, examples processed, estimated GPU-hours")
     pl.add_argument("--throughput", type=float, default=None,
                     help="assumed training examples/s per GPU (default: see xstilts.plan.Assumptions)")
+    a = sub.add_parser("adversaries", help="list the adversary registry and show one clean/adversarial example "
+                                             "per target task and adversary from data/prepared")
+    a.add_argument("--lang", default="ea", help="language of the examples (default: ea; falls back to the last "
+                                                "language of a task)")
+    a.add_argument("--index", type=int, default=0, help="which adversarial example to show (default: 0)")
     v = sub.add_parser("verify-report", help="fail if reports/correlation.json's hashes differ from dvc.lock, "
                                              "the report's input files or params.yaml")
     v.add_argument("--report", default="reports/correlation.json")
@@ -60,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
             a = Assumptions() if args.throughput is None else Assumptions(train_examples_per_second=args.throughput)
             print(render(plan(config.load(root / "params.yaml"), a)))
+        elif args.cmd == "adversaries":
+            from .showcase import show
+
+            print("\n".join(show(root, args.lang, args.index)))
         elif args.cmd == "check":
             config.load(root / "params.yaml")
             print("params.yaml: ok")

@@ -47,7 +47,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from xstilts import paired as paired_mod
-from xstilts import published, report_html, stats
+from xstilts import published, report_html, stats, tasks
 
 TRAINING_LANGUAGE = "en"
 CLEAN = "clean"
@@ -1257,6 +1257,18 @@ def adversary_catalogue(results: pd.DataFrame) -> list[dict[str, Any]]:
                     "paired_with": ("its clean source example" if spec is None or spec.kind == PERTURBATION
                                     else "a label-matched unselected clean example (control)"),
                     "examples": counts})
+    clean = results[results["subset"] == CLEAN]
+    if "arm" in clean and (clean["arm"] == "baseline").any():
+        clean = clean[clean["arm"] == "baseline"]
+    for target in sorted(set(results["target_task"])):
+        info = tasks.TASKS.get(target)
+        if info is None or not info.natural_adversary:
+            continue
+        rows = clean[clean["target_task"] == target]
+        n = [int(rows["n"].min()), int(rows["n"].max())] if "n" in rows and len(rows) else [0, 0]
+        out.append({"adversary": f"{target} (natural)", "kind": "natural target", "label": "kept (real examples)",
+                    "description": info.natural_adversary, "paired_with": "– (its clean score is the measure)",
+                    "examples": {target: n}})
     return out
 
 

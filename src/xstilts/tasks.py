@@ -13,6 +13,7 @@ class Task:
     metric: str  # accuracy | f1 (seqeval chunk F1) | squad_f1 | mlqa_f1 | retrieval_accuracy
     labels: tuple[str, ...] = field(default=())
     mirrors: str = ""  # the real dataset this task stands in for
+    natural_adversary: str = ""  # non-empty: the whole test set is adversarial by construction (how), e.g. PAWS-X
 
     @property
     def num_labels(self) -> int:
@@ -44,7 +45,11 @@ TASKS: dict[str, Task] = {
         Task("xnli", "target", "pair", "accuracy", NLI_LABELS, "XNLI (trained on English NLI)"),
         Task("xquad", "target", "span", "squad_f1", (), "XQuAD (trained on English SQuAD-style QA)"),
         Task("panx", "target", "tagging", "f1", NER_LABELS, "PAN-X / WikiANN NER"),
-        Task("pawsx", "target", "pair", "accuracy", PAWSX_LABELS, "PAWS-X (trained on English PAWS)"),
+        Task("pawsx", "target", "pair", "accuracy", PAWSX_LABELS, "PAWS-X (trained on English PAWS)",
+             natural_adversary="paraphrase-adversarial by construction (Yang et al. 2019): pairs made by word "
+                               "swapping and back-translation, so nearly every pair shares most of its words "
+                               "whatever its label; its clean score is itself a robustness measure, and "
+                               "lexical_overlap / word_swap / char_noise / code_switch / aflite apply to it"),
         Task("udpos", "target", "tagging", "f1", UPOS_LABELS, "UD-POS v2.5 (seqeval F1, as XTREME)"),
         Task("mlqa", "target", "span", "mlqa_f1", (), "MLQA (trained on SQuAD v1.1; MLQA's per-language F1)"),
         Task("tydiqa", "target", "span", "squad_f1", (), "TyDiQA-GoldP (trained on its English train)"),
@@ -56,6 +61,8 @@ TASKS: dict[str, Task] = {
 INTERMEDIATE = tuple(n for n, t in TASKS.items() if t.role == "intermediate")
 TARGETS = tuple(n for n, t in TASKS.items() if t.role == "target")
 CONTROLS = ("baseline", "random")
+NATURAL_ADVERSARIAL = tuple(n for n, t in TASKS.items() if t.natural_adversary)
+"""Target tasks that are adversarial datasets in their own right (registered as natural adversarial targets)."""
 
 
 def get(name: str) -> Task:

@@ -54,11 +54,11 @@ def _chunks(core: str, premise: str) -> list[str]:
 
 
 def frequent_units(texts: list[str], share: float = STOP_SHARE) -> set[str]:
-    """Units in more than `share` of the texts (at least 2): the file's function words, found without a list."""
+    """Units in more than `share` of the texts (and more than 5): the file's function words, found without a list."""
     df: Counter = Counter()
     for t in texts:
         df.update(set(units(t)))
-    limit = max(2, share * len(texts))
+    limit = max(5, share * len(texts))
     return {u for u, n in df.items() if n > limit}
 
 

@@ -75,7 +75,10 @@ def write_test_set(params: dict, out: Path, task: str, lang: str, clean: pd.Data
     for adv in params["adversaries"]["subsets"].get(task, []):
         if ADVERSARIES[adv].kind == MODEL:
             continue  # built by its own stage (e.g. `aflite`) from this clean file
-        adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, adversary_rng(params, adv, task, lang),
-                                        options)
+        try:
+            adv_df = ADVERSARIES[adv].apply(clean, info.format, info.labels, adversary_rng(params, adv, task, lang),
+                                            options)
+        except ValueError as exc:
+            raise ValueError(f"adversaries.subsets.{task}: {adv} on the {lang!r} test set: {exc}") from exc
         schema.write(adv_df, d / "adversarial" / adv / f"{lang}.parquet", info.format, adversarial=True)
         summary[f"{task}.{adv}.{lang}"] = len(adv_df)
