@@ -57,7 +57,7 @@ def test_two_ranks_equal_one_process_on_the_same_global_batches(tmp_path):
             assert run["losses"] == pytest.approx(res.losses, rel=1e-5)
             # (b) the all-reduced gradient is the single-process one (Adam alone would hide a uniform mis-scaling)
             assert run["grad_norms"] == pytest.approx(res.grad_norms, rel=tol["norm_rel"])
-            assert run["evals"] == [0.25, 10.25]  # rank 0's score, broadcast
+            assert run["evals"] == [0.25, 10.25] and run["world_size"] == 2  # rank 0's score, broadcast
         assert reports[0]["runs"][i]["on_epoch_calls"] == [0, 1]  # evaluation on rank 0 only
         assert reports[1]["runs"][i]["on_epoch_calls"] == []
         w0, w1 = (load_file(str(tmp_path / f"c{i}-rank{r}.safetensors")) for r in (0, 1))
@@ -144,6 +144,8 @@ def test_intermediate_stage_under_launcher_writes_only_on_rank_0(tmp_path):
     assert 0 <= metrics["12-s1.dev_score"] <= 100 and metrics["full-s1.train_size"] == 24
     with sqlite3.connect(root / "mlflow.db") as db:  # one parent + one run per cell, all from rank 0
         assert db.execute("select count(*) from runs").fetchone()[0] == 3
+        sizes = db.execute("select value from params where key = 'runtime.world_size'").fetchall()
+    assert sizes == [("2",), ("2",)]
 
 
 def test_launcher_env_relaunches_the_stage_under_it(monkeypatch):

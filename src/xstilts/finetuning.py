@@ -52,5 +52,6 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
 
     result: FitResult = fit(model, train.fmt, feats, lr=lr, epochs=epochs or hp["epochs"], batch_size=hp["batch_size"],
                             grad_accum=hp["grad_accum"], warmup=hp["warmup"], weight_decay=hp["weight_decay"],
-                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch)
+                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch,
+                            compile=params["finetune"]["compile"])
     return model, result, (result.evals[-1] if result.evals else None)

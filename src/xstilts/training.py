@@ -1,5 +1,6 @@
 """The training loop: length-grouped dynamic batches, AdamW with linear warmup/decay, gradient clipping,
-bf16 autocast + fused AdamW on GPU, data-parallel across processes under a launcher (see `distributed`). Same seed -> same batches and initial head -> same losses on one machine."""
+bf16 autocast + fused AdamW + TF32 on GPU, optional torch.compile, data-parallel across processes under a
+launcher (see `distributed`). Same seed -> same batches and initial head -> same losses on one machine."""
 
 from __future__ import annotations
 
@@ -82,6 +83,33 @@ def _autocast(dev: torch.device):
     return torch.autocast("cpu", enabled=False)
 
 
+def _enable_tf32() -> None:
+    """TF32 tensor cores for the float32 matmuls left outside bf16 autocast (CUDA only)."""
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):
+        matmul.fp32_precision = "tf32"
+    else:  # torch < 2.9
+        matmul.allow_tf32 = True
+
+
+def _tf32_enabled() -> bool:
+    matmul = torch.backends.cuda.matmul
+    return matmul.fp32_precision == "tf32" if hasattr(matmul, "fp32_precision") else bool(matmul.allow_tf32)
+
+
+def runtime_path(model: torch.nn.Module, dev: torch.device, *, fused: bool, compiled: bool,
+                 world: int = 1) -> dict[str, object]:
+    """How a run computes (logged as MLflow params `runtime.*`): device, precision, attention kernel, fused AdamW,
+    torch.compile, TF32 and the number of data-parallel processes."""
+    encoder = getattr(model, "encoder", model)
+    attn = getattr(getattr(encoder, "config", None), "_attn_implementation", None) or "n/a"
+    cuda = dev.type == "cuda"
+    return {"runtime.device": torch.cuda.get_device_name(dev) if cuda else "cpu",
+            "runtime.dtype": "bfloat16 autocast" if cuda else "float32",
+            "runtime.attention": attn, "runtime.fused_adamw": fused, "runtime.compile": compiled,
+            "runtime.tf32": cuda and _tf32_enabled(), "runtime.world_size": world}
+
+
 def _to(batch: dict[str, torch.Tensor], dev: torch.device) -> dict[str, torch.Tensor]:
     return {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
 
@@ -112,13 +140,27 @@ class FitResult:
     seconds: float = 0.0
     examples_per_second: float = 0.0  # all processes together
     grad_norms: list[float] = field(default_factory=list)  # per optimizer step, before clipping
+    runtime: dict[str, object] = field(default_factory=dict)  # runtime_path() of the run
+
+
+def _compile(module: torch.nn.Module, compile: bool | str) -> torch.nn.Module:
+    if not compile:
+        return module
+    backend = "inductor" if compile is True else compile
+    try:
+        return torch.compile(module, backend=backend, dynamic=True)  # length-grouped batches: shapes vary
+    except Exception as exc:  # e.g. a Python version dynamo does not support yet
+        raise RuntimeError(f"finetune.compile is true but torch.compile failed ({type(exc).__name__}: {exc}); "
+                           f"set finetune.compile: false") from exc
 
 
 def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epochs: int, batch_size: int,
         warmup: float, weight_decay: float, max_grad_norm: float, seed: int, grad_accum: int = 1,
-        label: str = "train", on_epoch: Callable[[int, TaskModel], float | None] | None = None) -> FitResult:
+        label: str = "train", on_epoch: Callable[[int, TaskModel], float | None] | None = None,
+        compile: bool | str = False) -> FitResult:
     """Train `model` in place; one optimizer step per `grad_accum` batches of `batch_size` (effective batch =
     batch_size x grad_accum). `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop.
+    `compile`: torch.compile the training forward (True = inductor, or a backend name).
 
     Data-parallel when a process group is initialised (`distributed.init`): every rank draws the same batch plan
     and the same optimizer steps as one process would, and takes its shard of each step (`shard`); each shard's
@@ -128,6 +170,8 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     distributed.check_single_process(label)
     world, rank = distributed.world_size(), distributed.rank()
     dev = device()
+    if dev.type == "cuda":
+        _enable_tf32()
     if world > batch_size * grad_accum:
         raise ValueError(f"{label}: {world} processes but only batch_size x grad_accum = {batch_size * grad_accum} "
                          f"examples per optimizer step (finetune.batch_size, finetune.grad_accum are global): "
@@ -141,8 +185,9 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
+    fused = dev.type == "cuda"
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=lr, fused=dev.type == "cuda")
+                            lr=lr, fused=fused)
     warm = max(1, int(warmup * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
@@ -150,8 +195,9 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     if world > 1:  # DDP also broadcasts rank 0's weights, so every rank starts from the same model
         ddp = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None, forward_sync_buffers=False)
-    forward = ddp if ddp is not None else model
-    result = FitResult()
+    forward = _compile(ddp if ddp is not None else model, compile)
+    result = FitResult(runtime=runtime_path(model, dev, fused=bool(opt.defaults.get("fused")), compiled=bool(compile),
+                                            world=world))
     meter = Progress(total, label) if rank == 0 else None
     t0 = time.time()
     step = 0

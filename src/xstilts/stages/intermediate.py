@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
                     control_encoder_dir(root, "baseline"), train, dev, tok, params, lr=lr, seed=seed,
                     label=f"intermediate {task} {cell}",
                     on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                run.params(result.runtime)
                 for epoch, loss in enumerate(result.losses):
                     run.metrics({"train_loss": loss}, step=epoch)
                 run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second,

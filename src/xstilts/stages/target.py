@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
                         cell.encoder_dir, train, dev, tok, params, lr=lr, seed=cell.seed,
                         label=f"target {arm} {cell.name} {target}",
                         on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                    run.params(result.runtime)
                     for epoch, loss in enumerate(result.losses):
                         run.metrics({"train_loss": loss}, step=epoch)
                     run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
