@@ -91,6 +91,13 @@ def test_compile_switch(tok, monkeypatch):
     with pytest.raises(RuntimeError, match="finetune.compile"):
         _fit(W.model(tok, 3), feats, epochs=1, compile=True)
 
+    def fails_at_first_batch(*args):  # what a backend failure looks like (inductor without a C compiler, ...)
+        raise torch._dynamo.exc.TorchDynamoException("backend failed")
+
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: fails_at_first_batch)
+    with pytest.raises(RuntimeError, match="finetune.compile is true but torch.compile .* backend failed"):
+        _fit(W.model(tok, 3), feats, epochs=1, compile=True)
+
 
 def test_selected_path_is_reported(tok, monkeypatch):
     feats = formats.get("pair").encode(W.rows("xnli", 8), tok, 64, train=True)

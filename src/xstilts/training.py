@@ -143,15 +143,30 @@ class FitResult:
     runtime: dict[str, object] = field(default_factory=dict)  # runtime_path() of the run
 
 
-def _compile(module: torch.nn.Module, compile: bool | str) -> torch.nn.Module:
+def _compile(module: torch.nn.Module, compile: bool | str) -> Callable:
+    """`module`, or its torch.compile'd forward; a failure to compile (at once or at the first batch, where
+    dynamo and the backend compile) raises naming `finetune.compile`."""
     if not compile:
         return module
     backend = "inductor" if compile is True else compile
+
+    def failed(exc: BaseException) -> RuntimeError:
+        return RuntimeError(f"finetune.compile is true but torch.compile (backend {backend}) failed "
+                            f"({type(exc).__name__}: {exc}); set finetune.compile: false")
+
     try:
-        return torch.compile(module, backend=backend, dynamic=True)  # length-grouped batches: shapes vary
+        compiled = torch.compile(module, backend=backend, dynamic=True)  # length-grouped batches: shapes vary
     except Exception as exc:  # e.g. a Python version dynamo does not support yet
-        raise RuntimeError(f"finetune.compile is true but torch.compile failed ({type(exc).__name__}: {exc}); "
-                           f"set finetune.compile: false") from exc
+        raise failed(exc) from exc
+    from torch._dynamo.exc import TorchDynamoException
+
+    def forward(*args):
+        try:
+            return compiled(*args)
+        except TorchDynamoException as exc:  # includes the backend's failures (BackendCompilerFailed)
+            raise failed(exc) from exc
+
+    return forward
 
 
 def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epochs: int, batch_size: int,
