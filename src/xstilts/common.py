@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import formats, tasks
+from . import featcache, formats, tasks
 from .data import schema
 from .io import md5_file, read_json, read_parquet
 from .modeling import TaskModel, load_encoder, load_tokenizer
@@ -47,23 +47,33 @@ class Dataset:
 
     def __post_init__(self) -> None:
         self._features: dict[tuple[int, int, bool], list] = {}
+        # the frame read from `path` (set by load_dataset); a derived copy (dataclasses.replace, e.g. the tune
+        # stage's subsample) gets None here, so its features are never looked up under the file's md5
+        self._file_df: pd.DataFrame | None = None
 
     @property
     def fmt(self) -> formats.Format:
         return formats.get(self.task.format)
 
     def features(self, tok, max_length: int, train: bool) -> list:
-        """Tokenised features, computed once per (tokenizer, max_length, train) and reused across models."""
+        """Tokenised features, computed once per (tokenizer, max_length, train) and reused across models; for the
+        file's own rows also cached on disk across processes and stages (xstilts.featcache, keyed by the file's
+        md5). Do not modify `df` in place."""
         key = (id(tok), max_length, train)
         if key not in self._features:
-            self._features[key] = self.fmt.encode(self.df, tok, max_length, train=train)
+            if self._file_df is not None and self._file_df is self.df:
+                self._features[key] = featcache.encode(self.fmt, self.df, tok, max_length, train, self.md5)
+            else:
+                self._features[key] = self.fmt.encode(self.df, tok, max_length, train=train)
         return self._features[key]
 
 
 def load_dataset(task: str, path: Path, adversarial: bool = False) -> Dataset:
     info = tasks.get(task)
     df = schema.check(read_parquet(path), info.format, path, adversarial=adversarial)
-    return Dataset(info, df, path, md5_file(path))
+    ds = Dataset(info, df, path, md5_file(path))
+    ds._file_df = df
+    return ds
 
 
 def tuned_path(root: Path, task: str) -> Path:

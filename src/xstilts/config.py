@@ -41,7 +41,7 @@ SCHEMA: dict[str, Any] = {
     "tune": {"seed": int, "n_trials": int, "lr_low": _NUM, "lr_high": _NUM, "train_examples": int,
              "epochs": int, "pruner": str, "storage": str, "shared": bool},
     "finetune": {"epochs": int, "batch_size": int, "grad_accum": int, "warmup": _NUM, "weight_decay": _NUM,
-                 "max_grad_norm": _NUM, "freeze_embeddings": bool, "overrides": dict},
+                 "max_grad_norm": _NUM, "freeze_embeddings": bool, "compile": bool, "overrides": dict},
     "evaluate": {"batch_size": int, "retrieval_layer": int},
     "report": {"seed": int, "n_bootstrap": int, "n_permutations": int, "alpha": _NUM, "correction": str},
 }

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from . import common
+from . import common, distributed
 from .common import Dataset
 from .training import FitResult, evaluate, fit
-
 
 PER_TASK_KEYS = ("epochs", "batch_size", "grad_accum", "max_length", "warmup")
 
@@ -32,26 +31,27 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
                epochs: int | None = None, label: str = "train",
                on_eval: Callable[[int, float], None] | None = None):
     """Fresh head on the encoder from `encoder_dir`, fine-tuned on `train`; dev score after every epoch.
-    Returns (model, FitResult, final dev score or None)."""
+    Returns (model, FitResult, final dev score or None). Under a launcher every rank calls this; the returned dev
+    score is rank 0's, on every rank."""
     hp = hyper(params, train.task.name)
     model = common.task_model(encoder_dir, train.task, seed, hp["freeze_embeddings"])
     feats = train.features(tok, hp["max_length"], train=True)
     if not feats:
         raise ValueError(f"{train.path}: no trainable examples after tokenisation (max_length {hp['max_length']})")
-    dev_feats = dev.features(tok, hp["max_length"], train=False) if dev is not None else None
-    scores: list[float] = []
+    # data-parallel runs: only rank 0 evaluates (fit broadcasts its score), so only it needs the dev features
+    dev_feats = dev.features(tok, hp["max_length"], train=False) if dev is not None and distributed.is_main() else None
 
     def on_epoch(epoch: int, m) -> float | None:
         if dev is None:
             return None
         score, _, _ = evaluate(m, dev.fmt, dev.df, dev_feats, dev.task.metric, dev.task.labels,
                                params["evaluate"]["batch_size"])
-        scores.append(score)
         if on_eval is not None:
             on_eval(epoch, score)
         return score
 
     result: FitResult = fit(model, train.fmt, feats, lr=lr, epochs=epochs or hp["epochs"], batch_size=hp["batch_size"],
                             grad_accum=hp["grad_accum"], warmup=hp["warmup"], weight_decay=hp["weight_decay"],
-                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch)
-    return model, result, (scores[-1] if scores else None)
+                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch,
+                            compile=params["finetune"]["compile"])
+    return model, result, (result.evals[-1] if result.evals else None)

@@ -13,6 +13,7 @@ from torch import nn
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 BOS, PAD, EOS, UNK, MASK = range(5)
+ATTENTION = "sdpa"  # torch's scaled_dot_product_attention (flash / memory-efficient kernels on GPU), on every encoder
 
 
 def train_tokenizer(texts, out_dir: Path, max_length: int):
@@ -50,12 +51,14 @@ def encoder_config(vocab_size: int, p: dict):
         vocab_size=vocab_size, hidden_size=p["hidden_size"], num_hidden_layers=p["num_layers"],
         num_attention_heads=p["num_heads"], intermediate_size=p["intermediate_size"],
         max_position_embeddings=p["max_length"] + 2, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS,
-        type_vocab_size=1, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+        type_vocab_size=1, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, attn_implementation=ATTENTION)
 
 
 def new_encoder(config):
+    """An XLM-R encoder without pooler, attention through `ATTENTION` (not left to the library's default)."""
     from transformers import XLMRobertaModel
 
+    config._attn_implementation = ATTENTION
     return XLMRobertaModel(config, add_pooling_layer=False)
 
 

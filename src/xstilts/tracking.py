@@ -124,10 +124,27 @@ class Run:
         self._mlflow.set_tag(f"data.{name}.md5", md5)
 
 
+class NullRun:
+    """What ranks other than 0 of a data-parallel stage get: the same interface, nothing logged (run_id "")."""
+
+    run_id = ""
+
+    def params(self, params: dict) -> None: ...
+    def metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+    def tags(self, tags: dict[str, Any]) -> None: ...
+    def artifact(self, path: Path, subdir: str | None = None) -> None: ...
+    def dataset(self, df, name: str, path: Path, md5: str, context: str) -> None: ...
+
+
 @contextlib.contextmanager
 def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
               tags: dict | None = None) -> Iterator[Run]:
-    """The stage's parent run (the `mlflow run` project run when there is one)."""
+    """The stage's parent run (the `mlflow run` project run when there is one); a NullRun off rank 0."""
+    from . import distributed
+
+    if not distributed.is_main():
+        yield NullRun()
+        return
     mlflow = _client(str(root))
     exp_id = _ensure_experiment(mlflow, root, stage)
     if os.environ.get("MLFLOW_RUN_ID"):
@@ -146,7 +163,12 @@ def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
 @contextlib.contextmanager
 def child_run(root: Path, stage: str, run_name: str, params: dict | None = None,
               tags: dict | None = None) -> Iterator[Run]:
-    """A run nested under the active stage run."""
+    """A run nested under the active stage run; a NullRun off rank 0."""
+    from . import distributed
+
+    if not distributed.is_main():
+        yield NullRun()
+        return
     mlflow = _client(str(root))
     parent = mlflow.active_run()
     kwargs = {"experiment_id": parent.info.experiment_id} if parent else {"experiment_id": _ensure_experiment(mlflow, root, stage)}

@@ -26,6 +26,9 @@ class Feature:
 
 
 class Format(Protocol):
+    """A task format. Its `loss` is a mean over the batch's examples; a format whose loss averages over something
+    else defines `loss_units(feats) -> int` (tagging: labelled tokens) so data-parallel shards weigh right."""
+
     name: str
 
     def out_features(self, num_labels: int) -> int: ...

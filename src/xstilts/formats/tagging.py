@@ -40,6 +40,11 @@ class Tagging:
         labels = pad([f.target for f in feats], IGNORE)
         return {"input_ids": ids, "attention_mask": (ids != PAD).long(), "labels": labels}
 
+    def loss_units(self, feats) -> int:
+        """The loss averages over labelled tokens (first sub-tokens), not examples: data-parallel shards of one
+        batch are weighted by it (training.shard)."""
+        return int(sum((f.target != IGNORE).sum() for f in feats))
+
     def loss(self, logits, batch):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE)
 

@@ -1,6 +1,9 @@
 """Stage `intermediate`: fine-tune the pretrained encoder on one English intermediate task, for every subsample
 size and seed (a fresh head per task). Writes the encoders (models/intermediate/<task>/<size>-s<seed>) and
-metrics/intermediate/<task>.json."""
+metrics/intermediate/<task>.json.
+
+Data-parallel on N GPUs: `accelerate launch --multi_gpu --num_processes N -m xstilts.stages.intermediate --task T`
+(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import argparse
 import json
 import time
 
-from .. import config, tracking
+from .. import config, distributed, tracking
 from ..common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
 from ..data import schema
 from ..io import atomic_path, repo_root, write_json
@@ -23,6 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     if task not in params["study"]["intermediate_tasks"]:
         raise SystemExit(f"intermediate: --task {task!r} is not in study.intermediate_tasks "
                          f"({', '.join(params['study']['intermediate_tasks'])})")
+    distributed.relaunch("xstilts.stages.intermediate", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
+    distributed.init()
     root = repo_root()
     tok = tokenizer(root)
     lr, tune_run = tuned_lr(root, task)
@@ -46,22 +51,26 @@ def main(argv: list[str] | None = None) -> None:
                     control_encoder_dir(root, "baseline"), train, dev, tok, params, lr=lr, seed=seed,
                     label=f"intermediate {task} {cell}",
                     on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                run.params(result.runtime)
                 for epoch, loss in enumerate(result.losses):
                     run.metrics({"train_loss": loss}, step=epoch)
                 run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second,
                              "train_seconds": result.seconds})
                 info = {**run_params, "mlflow_run_id": run.run_id, "data_md5": train.md5, "parent_run_id": parent.run_id}
-                with atomic_path(intermediate_dir(root, task, label, seed)) as out:
-                    model.encoder.save_pretrained(str(out))
-                    (out / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-                run.artifact(intermediate_dir(root, task, label, seed) / "run.json")  # resolved config
+                if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
+                    with atomic_path(intermediate_dir(root, task, label, seed)) as out:
+                        model.encoder.save_pretrained(str(out))
+                        (out / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+                    run.artifact(intermediate_dir(root, task, label, seed) / "run.json")  # resolved config
+                    print(f"intermediate: {task} {cell}: n={len(train.df)} dev={dev_score:.1f} ({result.seconds:.1f}s)")
                 metrics[f"{cell}.dev_score"] = dev_score
                 metrics[f"{cell}.train_size"] = len(train.df)
                 metrics[f"{cell}.mlflow_run_id"] = run.run_id
-                print(f"intermediate: {task} {cell}: n={len(train.df)} dev={dev_score:.1f} ({result.seconds:.1f}s)")
         metrics["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
-    write_json(root / "metrics" / "intermediate" / f"{task}.json", metrics)
+    if distributed.is_main():
+        write_json(root / "metrics" / "intermediate" / f"{task}.json", metrics)
+    distributed.finish()  # the other ranks wait until rank 0 has written everything
 
 
 if __name__ == "__main__":

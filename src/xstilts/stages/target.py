@@ -1,13 +1,16 @@
 """Stage `target`: from every encoder of one arm (the pretrained baseline, the random-init control, or each
 intermediate checkpoint), fine-tune on the English training data of every target task (encoder carried over,
-head re-initialised). Writes models/target/<arm>/<cell>/<target> and metrics/target/<arm>.json."""
+head re-initialised). Writes models/target/<arm>/<cell>/<target> and metrics/target/<arm>.json.
+
+Data-parallel on N GPUs: `accelerate launch --multi_gpu --num_processes N -m xstilts.stages.target --arm A`
+(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed)."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from .. import config, tasks, tracking
+from .. import config, distributed, tasks, tracking
 from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
 from ..data import schema
 from ..io import atomic_path, repo_root, write_json
@@ -21,6 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     arm = args.arm
     if arm not in params["study"]["arms"]:
         raise SystemExit(f"target: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
+    distributed.relaunch("xstilts.stages.target", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
+    distributed.init()
     root = repo_root()
     tok = tokenizer(root)
     targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
@@ -47,20 +52,24 @@ def main(argv: list[str] | None = None) -> None:
                         cell.encoder_dir, train, dev, tok, params, lr=lr, seed=cell.seed,
                         label=f"target {arm} {cell.name} {target}",
                         on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                    run.params(result.runtime)
                     for epoch, loss in enumerate(result.losses):
                         run.metrics({"train_loss": loss}, step=epoch)
                     run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
-                    with atomic_path(target_dir(root, arm, cell.name, target)) as out:
-                        model.save(out, {**run_params, "mlflow_run_id": run.run_id,
-                                         "intermediate_run_id": cell.intermediate_run_id,
-                                         "encoder_dir": str(cell.encoder_dir.relative_to(root))})
-                    run.artifact(target_dir(root, arm, cell.name, target) / "model.json")  # resolved config
+                    if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
+                        with atomic_path(target_dir(root, arm, cell.name, target)) as out:
+                            model.save(out, {**run_params, "mlflow_run_id": run.run_id,
+                                             "intermediate_run_id": cell.intermediate_run_id,
+                                             "encoder_dir": str(cell.encoder_dir.relative_to(root))})
+                        run.artifact(target_dir(root, arm, cell.name, target) / "model.json")  # resolved config
+                        print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
                     metrics[f"{cell.name}.{target}.dev_score"] = dev_score
                     metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
-                    print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
         metrics["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
-    write_json(root / "metrics" / "target" / f"{arm}.json", metrics)
+    if distributed.is_main():
+        write_json(root / "metrics" / "target" / f"{arm}.json", metrics)
+    distributed.finish()  # the other ranks wait until rank 0 has written everything
 
 
 if __name__ == "__main__":

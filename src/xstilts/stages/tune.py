@@ -72,6 +72,7 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
 
                 _, result, score = train_task(encoder, train, dev, tok, params, lr=lr, seed=tu["seed"],
                                               epochs=tu["epochs"], label=f"tune {task} #{number}", on_eval=on_eval)
+                run.params(result.runtime)
                 run.metrics({"train_loss_final": result.losses[-1]})
                 return score
 
