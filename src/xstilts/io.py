@@ -61,6 +61,22 @@ def write_json(path: Path | str, obj: Any) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
+NONDETERMINISTIC_KEYS = ("run_id", "seconds", "per_second", "timestamp")
+"""Key endings that never go into a DVC metrics file: MLflow run ids (random), wall-clock times and rates."""
+
+
+def write_metrics(root: Path, rel: str, metrics: dict[str, Any], runs: dict[str, str] | None = None) -> None:
+    """A stage's DVC metrics file `metrics/<rel>` (deterministic numbers only: the same inputs give the same bytes,
+    so `dvc repro --force` twice leaves it unchanged on one machine) and, with `runs`, the MLflow run ids behind
+    those numbers in `runs/<rel>` (new ids on every run; timings and rates live in MLflow, not here)."""
+    bad = sorted(k for k in metrics if k.endswith(NONDETERMINISTIC_KEYS))
+    if bad:
+        raise ValueError(f"metrics/{rel}: {', '.join(bad)} vary from run to run; they belong in runs/{rel} or MLflow")
+    write_json(Path(root) / "metrics" / rel, metrics)
+    if runs is not None:
+        write_json(Path(root) / "runs" / rel, runs)
+
+
 def _json_default(o: Any) -> Any:
     if hasattr(o, "item"):
         return o.item()

@@ -1,6 +1,6 @@
 """Stage `intermediate`: fine-tune the pretrained encoder on one English intermediate task, for every subsample
-size and seed (a fresh head per task). Writes the encoders (models/intermediate/<task>/<size>-s<seed>) and
-metrics/intermediate/<task>.json."""
+size and seed (a fresh head per task). Writes the encoders (models/arms/<task>/<size>-s<seed>),
+metrics/intermediate/<task>.json and runs/intermediate/<task>.json (MLflow run ids)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from .. import config, tracking
 from ..common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
 from ..data import schema
-from ..io import atomic_path, repo_root, write_json
+from ..io import atomic_path, repo_root, write_metrics
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     from ..finetuning import hyper, train_task
 
     metrics: dict = {}
+    runs: dict = {}
     t0 = time.time()
     with tracking.stage_run(root, "intermediate", f"intermediate-{task}", tags={"intermediate_task": task}) as parent:
         for label, seed, train in cells:
@@ -57,11 +58,11 @@ def main(argv: list[str] | None = None) -> None:
                 run.artifact(intermediate_dir(root, task, label, seed) / "run.json")  # resolved config
                 metrics[f"{cell}.dev_score"] = dev_score
                 metrics[f"{cell}.train_size"] = len(train.df)
-                metrics[f"{cell}.mlflow_run_id"] = run.run_id
+                runs[f"{cell}.mlflow_run_id"] = run.run_id
                 print(f"intermediate: {task} {cell}: n={len(train.df)} dev={dev_score:.1f} ({result.seconds:.1f}s)")
-        metrics["mlflow_run_id"] = parent.run_id
+        runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
-    write_json(root / "metrics" / "intermediate" / f"{task}.json", metrics)
+    write_metrics(root, f"intermediate/{task}.json", metrics, runs=runs)
 
 
 if __name__ == "__main__":

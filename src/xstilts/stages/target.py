@@ -1,6 +1,7 @@
 """Stage `target`: from every encoder of one arm (the pretrained baseline, the random-init control, or each
 intermediate checkpoint), fine-tune on the English training data of every target task (encoder carried over,
-head re-initialised). Writes models/target/<arm>/<cell>/<target> and metrics/target/<arm>.json."""
+head re-initialised). Writes models/target/<arm>/<cell>/<target>, metrics/target/<arm>.json and
+runs/target/<arm>.json (MLflow run ids)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from .. import config, tasks, tracking
 from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
 from ..data import schema
-from ..io import atomic_path, repo_root, write_json
+from ..io import atomic_path, repo_root, write_metrics
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     from ..finetuning import hyper, train_task
 
     metrics: dict = {}
+    runs: dict = {}
     t0 = time.time()
     with tracking.stage_run(root, "target", f"target-{arm}", tags={"arm": arm}) as parent:
         for cell in cells:
@@ -56,11 +58,11 @@ def main(argv: list[str] | None = None) -> None:
                                          "encoder_dir": str(cell.encoder_dir.relative_to(root))})
                     run.artifact(target_dir(root, arm, cell.name, target) / "model.json")  # resolved config
                     metrics[f"{cell.name}.{target}.dev_score"] = dev_score
-                    metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
+                    runs[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
                     print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
-        metrics["mlflow_run_id"] = parent.run_id
+        runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
-    write_json(root / "metrics" / "target" / f"{arm}.json", metrics)
+    write_metrics(root, f"target/{arm}.json", metrics, runs=runs)
 
 
 if __name__ == "__main__":
