@@ -30,8 +30,9 @@ def max_length(params: dict, task: str) -> int:
 
 def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, params: dict, *, lr: float, seed: int,
                epochs: int | None = None, label: str = "train",
-               on_eval: Callable[[int, float], None] | None = None):
+               on_eval: Callable[[int, float], None] | None = None, checkpoint: Path | None = None):
     """Fresh head on the encoder from `encoder_dir`, fine-tuned on `train`; dev score after every epoch.
+    `checkpoint`: epoch checkpoints there (a re-run resumes; `on_eval` then also gets the restored epochs' scores).
     Returns (model, FitResult, final dev score or None)."""
     hp = hyper(params, train.task.name)
     model = common.task_model(encoder_dir, train.task, seed, hp["freeze_embeddings"])
@@ -39,19 +40,21 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
     if not feats:
         raise ValueError(f"{train.path}: no trainable examples after tokenisation (max_length {hp['max_length']})")
     dev_feats = dev.features(tok, hp["max_length"], train=False) if dev is not None else None
-    scores: list[float] = []
 
     def on_epoch(epoch: int, m) -> float | None:
         if dev is None:
             return None
         score, _, _ = evaluate(m, dev.fmt, dev.df, dev_feats, dev.task.metric, dev.task.labels,
                                params["evaluate"]["batch_size"])
-        scores.append(score)
         if on_eval is not None:
             on_eval(epoch, score)
         return score
 
     result: FitResult = fit(model, train.fmt, feats, lr=lr, epochs=epochs or hp["epochs"], batch_size=hp["batch_size"],
                             grad_accum=hp["grad_accum"], warmup=hp["warmup"], weight_decay=hp["weight_decay"],
-                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch)
-    return model, result, (scores[-1] if scores else None)
+                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch,
+                            checkpoint=checkpoint)
+    if on_eval is not None and dev is not None:
+        for epoch in range(result.resumed):  # restored from the checkpoint: their scores, reported now
+            on_eval(epoch, result.evals[epoch])
+    return model, result, (result.evals[-1] if result.evals else None)

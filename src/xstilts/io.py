@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,12 +42,36 @@ def _check_writable(path: Path) -> None:
         raise PermissionError(f"output directory {parent} is not writable")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _clear_stale(path: Path) -> None:
+    """Remove the temporaries that killed writers of `path` left beside it (`.<name>.<pid>.<random>` whose process
+    is gone): a `kill -9` skips the cleanup below, and a leftover inside a DVC directory output would change its
+    hash."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[a-z0-9_]{{8}}")
+    for sibling in path.parent.iterdir():
+        m = pattern.fullmatch(sibling.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success it is renamed onto `path` (files or directories)."""
+    """Yield a temporary path next to `path`; on success it is renamed onto `path` (files or directories). The
+    temporary directory is named after the writing process, so a later write of `path` removes what a killed
+    writer left."""
     path = Path(path)
     _check_writable(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+    _clear_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)) / path.name
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():

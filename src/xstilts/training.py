@@ -7,6 +7,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -81,15 +82,26 @@ class FitResult:
     evals: list[float] = field(default_factory=list)
     seconds: float = 0.0
     examples_per_second: float = 0.0
+    resumed: int = 0  # epochs restored from a checkpoint (their losses and evals too), not trained in this call
 
 
 def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epochs: int, batch_size: int,
         warmup: float, weight_decay: float, max_grad_norm: float, seed: int, grad_accum: int = 1,
-        label: str = "train", on_epoch: Callable[[int, TaskModel], float | None] | None = None) -> FitResult:
+        label: str = "train", on_epoch: Callable[[int, TaskModel], float | None] | None = None,
+        checkpoint: Path | None = None) -> FitResult:
     """Train `model` in place; one optimizer step per `grad_accum` batches (effective batch = batch_size x
-    grad_accum). `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop."""
+    grad_accum). `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop.
+    `checkpoint`: a directory for epoch checkpoints (xstilts.checkpoint); a run with the same inputs resumes
+    after the last completed epoch there (`on_epoch` is not called again for restored epochs)."""
     dev = device()
     model.to(dev)
+    ckpt = None
+    if checkpoint is not None:
+        from .checkpoint import EpochCheckpoint, fingerprint
+
+        hyper = {"format": fmt.name, "lr": lr, "epochs": epochs, "batch_size": batch_size, "warmup": warmup,
+                 "weight_decay": weight_decay, "max_grad_norm": max_grad_norm, "seed": seed, "grad_accum": grad_accum}
+        ckpt = EpochCheckpoint(checkpoint, fingerprint(model, feats, hyper))
     torch.manual_seed(seed)  # dropout draws: same seed -> same run
     rng = np.random.default_rng(seed)
     plan = [batches(feats, batch_size, rng) for _ in range(epochs)]
@@ -103,11 +115,13 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     result = FitResult()
+    start, step = ckpt.restore(model, opt, sched, result) if ckpt is not None else (0, 0)
     meter = Progress(total, label)
     t0 = time.time()
-    step = 0
     n_examples = 0
     for epoch, plan_e in enumerate(plan):
+        if epoch < start:
+            continue
         model.train()
         running = 0.0
         opt.zero_grad(set_to_none=True)
@@ -133,6 +147,8 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
             score = on_epoch(epoch, model)
             if score is not None:
                 result.evals.append(score)
+        if ckpt is not None:
+            ckpt.save(epoch, step, model, opt, sched, result, final=epoch + 1 == len(plan))
     result.seconds = time.time() - t0
     result.examples_per_second = n_examples / max(result.seconds, 1e-9)
     return result

@@ -1,6 +1,7 @@
 """Stage `intermediate`: fine-tune the pretrained encoder on one English intermediate task, for every subsample
 size and seed (a fresh head per task). Writes the encoders (models/arms/<task>/<size>-s<seed>),
-metrics/intermediate/<task>.json and runs/intermediate/<task>.json (MLflow run ids)."""
+metrics/intermediate/<task>.json and runs/intermediate/<task>.json (MLflow run ids). Epoch checkpoints in
+.checkpoints/intermediate/<task> let a killed run resume; they are removed when the stage completes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import argparse
 import json
 import time
 
-from .. import config, tracking
+from .. import checkpoint, config, tracking
 from ..common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
 from ..data import schema
 from ..io import atomic_path, repo_root, write_metrics
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
 
     metrics: dict = {}
     runs: dict = {}
+    ckpts = checkpoint.stage_dir(root, "intermediate", task)
     t0 = time.time()
     with tracking.stage_run(root, "intermediate", f"intermediate-{task}", tags={"intermediate_task": task}) as parent:
         for label, seed, train in cells:
@@ -45,8 +47,10 @@ def main(argv: list[str] | None = None) -> None:
                 run.dataset(train.df, f"{task}-{label}", train.path, train.md5, "training")
                 model, result, dev_score = train_task(
                     control_encoder_dir(root, "baseline"), train, dev, tok, params, lr=lr, seed=seed,
-                    label=f"intermediate {task} {cell}",
+                    label=f"intermediate {task} {cell}", checkpoint=ckpts / cell,
                     on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                if result.resumed:
+                    run.tags({"resumed_epochs": result.resumed})
                 for epoch, loss in enumerate(result.losses):
                     run.metrics({"train_loss": loss}, step=epoch)
                 run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second,
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     write_metrics(root, f"intermediate/{task}.json", metrics, runs=runs)
+    checkpoint.clear(ckpts)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """Stage `target`: from every encoder of one arm (the pretrained baseline, the random-init control, or each
 intermediate checkpoint), fine-tune on the English training data of every target task (encoder carried over,
 head re-initialised). Writes models/target/<arm>/<cell>/<target>, metrics/target/<arm>.json and
-runs/target/<arm>.json (MLflow run ids)."""
+runs/target/<arm>.json (MLflow run ids). Epoch checkpoints in .checkpoints/target/<arm> let a killed run resume;
+they are removed when the stage completes."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from .. import config, tasks, tracking
+from .. import checkpoint, config, tasks, tracking
 from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
 from ..data import schema
 from ..io import atomic_path, repo_root, write_metrics
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
 
     metrics: dict = {}
     runs: dict = {}
+    ckpts = checkpoint.stage_dir(root, "target", arm)
     t0 = time.time()
     with tracking.stage_run(root, "target", f"target-{arm}", tags={"arm": arm}) as parent:
         for cell in cells:
@@ -47,8 +49,10 @@ def main(argv: list[str] | None = None) -> None:
                     run.dataset(train.df, f"{target}-train", train.path, train.md5, "training")
                     model, result, dev_score = train_task(
                         cell.encoder_dir, train, dev, tok, params, lr=lr, seed=cell.seed,
-                        label=f"target {arm} {cell.name} {target}",
+                        label=f"target {arm} {cell.name} {target}", checkpoint=ckpts / cell.name / target,
                         on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
+                    if result.resumed:
+                        run.tags({"resumed_epochs": result.resumed})
                     for epoch, loss in enumerate(result.losses):
                         run.metrics({"train_loss": loss}, step=epoch)
                     run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     write_metrics(root, f"target/{arm}.json", metrics, runs=runs)
+    checkpoint.clear(ckpts)
 
 
 if __name__ == "__main__":
