@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 
-from .. import config, tasks, tracking
+from .. import config, dvclock, tasks, tracking
 from ..common import cells_of, target_dir, tokenizer
 from ..evaluation import evaluate_encoder, evaluate_model, load_eval_sets
 from ..finetuning import max_length
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     if arm not in params["study"]["arms"]:
         raise SystemExit(f"evaluate: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
     root = repo_root()
+    dvclock.check_stage_inputs(root, f"evaluate@{arm}")
     tok = tokenizer(root)
     all_targets = params["study"]["target_tasks"]
     targets = [t for t in all_targets if tasks.get(t).format != "retrieval"]

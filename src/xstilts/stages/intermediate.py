@@ -9,7 +9,7 @@ import argparse
 import json
 import time
 
-from .. import checkpoint, config, tracking
+from .. import checkpoint, config, dvclock, tracking
 from ..common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
 from ..data import schema
 from ..io import atomic_path, repo_root, write_metrics
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"intermediate: --task {task!r} is not in study.intermediate_tasks "
                          f"({', '.join(params['study']['intermediate_tasks'])})")
     root = repo_root()
+    dvclock.check_stage_inputs(root, f"intermediate@{task}")
     tok = tokenizer(root)
     lr, tune_run = tuned_lr(root, task)
     dev = load_dataset(task, schema.task_dir(root, task) / "dev.parquet")

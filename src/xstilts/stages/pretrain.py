@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 
-from .. import config, tracking
+from .. import config, dvclock, tracking
 from ..common import arm_dir, tokenizer_dir
 from ..io import atomic_path, read_parquet, repo_root, write_metrics
 from ..modeling import MASK, PAD, SPECIALS, encoder_config, new_encoder, quiet_transformers, train_tokenizer
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     params = config.load()
     p = params["pretrain"]
     root = repo_root()
+    dvclock.check_stage_inputs(root, "pretrain")
     if params["study"]["source"] == "hub":
         return pin(root, params)
     langs = params["study"]["languages"]

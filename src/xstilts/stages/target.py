@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .. import checkpoint, config, tasks, tracking
+from .. import checkpoint, config, dvclock, tasks, tracking
 from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
 from ..data import schema
 from ..io import atomic_path, repo_root, write_metrics
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     if arm not in params["study"]["arms"]:
         raise SystemExit(f"target: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
     root = repo_root()
+    dvclock.check_stage_inputs(root, f"target@{arm}")
     tok = tokenizer(root)
     targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
     data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),

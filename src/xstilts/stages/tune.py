@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .. import config, tasks, tracking, tuning
+from .. import config, dvclock, tasks, tracking, tuning
 from ..common import control_encoder_dir, load_dataset, tokenizer, tuned_path
 from ..data import schema
 from ..data.subsample import subsample
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"tune: --task {t!r} is not a tuned task of this study ({', '.join(todo)})")
     if args.task and not args.worker:
         raise SystemExit("tune: --task is for --worker runs; the DVC stage tunes every task")
+    dvclock.check_stage_inputs(root, "tune")
     tok = tokenizer(root)
     storage = tuning.open_storage(tuning.storage_url(params["tune"].get("storage")), root)
     summary, runs = {}, {}
