@@ -136,8 +136,9 @@ def test_intermediate_stage_under_launcher_writes_only_on_rank_0(tmp_path):
     written = {r: (logs / f"writes-rank{r}.txt").read_text().split() for r in (0, 1)}
     cells = [root / "models" / "arms" / "mnli" / c for c in ("12-s1", "full-s1")]
     metrics_file = root / "metrics" / "intermediate" / "mnli.json"
+    runs_file = root / "runs" / "intermediate" / "mnli.json"  # the MLflow run ids behind the metrics
     assert written[1] == []  # (c) rank 1 wrote nothing
-    assert sorted(written[0]) == sorted(map(str, [*cells, metrics_file]))
+    assert sorted(written[0]) == sorted(map(str, [*cells, metrics_file, runs_file]))
     for cell in cells:
         assert (cell / "model.safetensors").exists() and json.loads((cell / "run.json").read_text())["seed"] == 1
     metrics = json.loads(metrics_file.read_text())

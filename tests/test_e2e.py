@@ -97,7 +97,8 @@ def test_adversaries_and_aflite_stage(smoke_repo):
             sub = pd.read_parquet(smoke_repo / "data" / "aflite" / target / f"{lang}.parquet")
             assert len(sub) == aflite[f"{target}.{lang}.hard_examples"] > 0
             assert not set(sub.source_id) & set(sub.id.str.removesuffix("~aflite"))  # controls are unselected
-        assert len(aflite[f"{target}.reference_mlflow_run_id"]) == 32
+        runs = json.loads((smoke_repo / "runs" / "aflite.json").read_text())
+        assert len(runs[f"{target}.reference_mlflow_run_id"]) == 32
     # `xstilts adversaries` shows one clean/adversarial example of every (target, adversary)
     out = _run(["xstilts", "adversaries", "--lang", "ea"], smoke_repo).stdout
     for target, advs in params["adversaries"]["subsets"].items():

@@ -83,9 +83,9 @@ def tuned_path(root: Path, task: str) -> Path:
 
 
 def tuned_lr(root: Path, task: str) -> tuple[float, str]:
-    """(learning rate chosen by the tune stage, the MLflow run id of its study, "" if unknown)."""
+    """(learning rate chosen by the tune stage, the MLflow run id of its study from runs/tune.json, "" if unknown)."""
     rec = read_json(tuned_path(root, task))
-    runs = root / "metrics" / "tune.json"
+    runs = root / "runs" / "tune.json"
     run_id = read_json(runs).get(f"{task}.mlflow_run_id", "") if runs.exists() else ""
     return float(rec["learning_rate"]), run_id
 

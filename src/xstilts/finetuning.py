@@ -29,8 +29,9 @@ def max_length(params: dict, task: str) -> int:
 
 def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, params: dict, *, lr: float, seed: int,
                epochs: int | None = None, label: str = "train",
-               on_eval: Callable[[int, float], None] | None = None):
+               on_eval: Callable[[int, float], None] | None = None, checkpoint: Path | None = None):
     """Fresh head on the encoder from `encoder_dir`, fine-tuned on `train`; dev score after every epoch.
+    `checkpoint`: epoch checkpoints there (a re-run resumes; `on_eval` then also gets the restored epochs' scores).
     Returns (model, FitResult, final dev score or None). Under a launcher every rank calls this; the returned dev
     score is rank 0's, on every rank."""
     hp = hyper(params, train.task.name)
@@ -53,5 +54,8 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
     result: FitResult = fit(model, train.fmt, feats, lr=lr, epochs=epochs or hp["epochs"], batch_size=hp["batch_size"],
                             grad_accum=hp["grad_accum"], warmup=hp["warmup"], weight_decay=hp["weight_decay"],
                             max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch,
-                            compile=params["finetune"]["compile"])
+                            compile=params["finetune"]["compile"], checkpoint=checkpoint)
+    if on_eval is not None and dev is not None:
+        for epoch in range(result.resumed):  # restored from the checkpoint: their scores, reported now
+            on_eval(epoch, result.evals[epoch])
     return model, result, (result.evals[-1] if result.evals else None)

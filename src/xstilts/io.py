@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,12 +42,36 @@ def _check_writable(path: Path) -> None:
         raise PermissionError(f"output directory {parent} is not writable")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _clear_stale(path: Path) -> None:
+    """Remove the temporaries that killed writers of `path` left beside it (`.<name>.<pid>.<random>` whose process
+    is gone): a `kill -9` skips the cleanup below, and a leftover inside a DVC directory output would change its
+    hash."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[a-z0-9_]{{8}}")
+    for sibling in path.parent.iterdir():
+        m = pattern.fullmatch(sibling.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success it is renamed onto `path` (files or directories)."""
+    """Yield a temporary path next to `path`; on success it is renamed onto `path` (files or directories). The
+    temporary directory is named after the writing process, so a later write of `path` removes what a killed
+    writer left."""
     path = Path(path)
     _check_writable(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+    _clear_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)) / path.name
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
@@ -59,6 +84,22 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 def write_json(path: Path | str, obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+NONDETERMINISTIC_KEYS = ("run_id", "seconds", "per_second", "timestamp")
+"""Key endings that never go into a DVC metrics file: MLflow run ids (random), wall-clock times and rates."""
+
+
+def write_metrics(root: Path, rel: str, metrics: dict[str, Any], runs: dict[str, str] | None = None) -> None:
+    """A stage's DVC metrics file `metrics/<rel>` (deterministic numbers only: the same inputs give the same bytes,
+    so `dvc repro --force` twice leaves it unchanged on one machine) and, with `runs`, the MLflow run ids behind
+    those numbers in `runs/<rel>` (new ids on every run; timings and rates live in MLflow, not here)."""
+    bad = sorted(k for k in metrics if k.endswith(NONDETERMINISTIC_KEYS))
+    if bad:
+        raise ValueError(f"metrics/{rel}: {', '.join(bad)} vary from run to run; they belong in runs/{rel} or MLflow")
+    write_json(Path(root) / "metrics" / rel, metrics)
+    if runs is not None:
+        write_json(Path(root) / "runs" / rel, runs)
 
 
 def _json_default(o: Any) -> Any:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -141,6 +142,7 @@ class FitResult:
     examples_per_second: float = 0.0  # all processes together
     grad_norms: list[float] = field(default_factory=list)  # per optimizer step, before clipping
     runtime: dict[str, object] = field(default_factory=dict)  # runtime_path() of the run
+    resumed: int = 0  # epochs restored from a checkpoint (their losses and evals too), not trained in this call
 
 
 def _compile(module: torch.nn.Module, compile: bool | str) -> Callable:
@@ -172,10 +174,13 @@ def _compile(module: torch.nn.Module, compile: bool | str) -> Callable:
 def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epochs: int, batch_size: int,
         warmup: float, weight_decay: float, max_grad_norm: float, seed: int, grad_accum: int = 1,
         label: str = "train", on_epoch: Callable[[int, TaskModel], float | None] | None = None,
-        compile: bool | str = False) -> FitResult:
+        compile: bool | str = False, checkpoint: Path | None = None) -> FitResult:
     """Train `model` in place; one optimizer step per `grad_accum` batches of `batch_size` (effective batch =
     batch_size x grad_accum). `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop.
     `compile`: torch.compile the training forward (True = inductor, or a backend name).
+    `checkpoint`: a directory for epoch checkpoints (xstilts.checkpoint); a run with the same inputs resumes
+    after the last completed epoch there (`on_epoch` is not called again for restored epochs). Single-process
+    only: a data-parallel run killed mid-way restarts cleanly instead.
 
     Data-parallel when a process group is initialised (`distributed.init`): every rank draws the same batch plan
     and the same optimizer steps as one process would, and takes its shard of each step (`shard`); each shard's
@@ -192,6 +197,13 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
                          f"examples per optimizer step (finetune.batch_size, finetune.grad_accum are global): "
                          f"launch at most that many processes")
     model.to(dev)
+    ckpt = None
+    if checkpoint is not None and world == 1:
+        from .checkpoint import EpochCheckpoint, fingerprint
+
+        hyper = {"format": fmt.name, "lr": lr, "epochs": epochs, "batch_size": batch_size, "warmup": warmup,
+                 "weight_decay": weight_decay, "max_grad_norm": max_grad_norm, "seed": seed, "grad_accum": grad_accum}
+        ckpt = EpochCheckpoint(checkpoint, fingerprint(model, feats, hyper))
     # dropout draws: same seed -> same run; each rank its own stream (rank 0 = the single-process stream)
     torch.manual_seed(seed if rank == 0 else stable_seed("dropout", seed, rank))
     rng = np.random.default_rng(seed)
@@ -213,12 +225,14 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     forward = _compile(ddp if ddp is not None else model, compile)
     result = FitResult(runtime=runtime_path(model, dev, fused=bool(opt.defaults.get("fused")), compiled=bool(compile),
                                             world=world))
+    start, step = ckpt.restore(model, opt, sched, result) if ckpt is not None else (0, 0)
     meter = Progress(total, label) if rank == 0 else None
     t0 = time.time()
-    step = 0
     n_examples = 0
     norms: list[torch.Tensor] = []
     for epoch, plan_e in enumerate(plan):
+        if epoch < start:
+            continue
         model.train()
         running = 0.0
         opt.zero_grad(set_to_none=True)
@@ -238,6 +252,8 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
         score = _on_epoch(on_epoch, epoch, model, dev, world, rank, label)
         if score is not None:
             result.evals.append(score)
+        if ckpt is not None:
+            ckpt.save(epoch, step, model, opt, sched, result, final=epoch + 1 == len(plan))
     result.seconds = time.time() - t0
     result.examples_per_second = n_examples / max(result.seconds, 1e-9)
     result.grad_norms = torch.stack(norms).tolist() if norms else []

@@ -2,20 +2,21 @@
 in `adversaries.subsets`, fine-tune a held-out reference model (pretrained encoder, English training data, the
 tuned learning rate, seed `adversaries.aflite.seed`, which is none of the study's models), score every clean test
 example of every language with it, and keep the examples it fails on, each paired with a label-matched control.
-Writes data/aflite/<task>/<lang>.parquet and metrics/aflite.json (with the reference models' MLflow run ids)."""
+Writes data/aflite/<task>/<lang>.parquet, metrics/aflite.json and runs/aflite.json (the reference models' MLflow
+run ids)."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from .. import config, tasks, tracking
+from .. import config, dvclock, tasks, tracking
 from ..adversaries import REGISTRY
 from ..adversaries.aflite import hardness
 from ..common import arm_dir, load_dataset, tokenizer, tuned_lr
 from ..data import schema
 from ..data.testsets import adversary_rng
-from ..io import atomic_path, read_json, repo_root, write_json
+from ..io import atomic_path, read_json, repo_root, write_metrics
 
 NAME = "aflite"
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = config.load()
     root = repo_root()
+    dvclock.check_stage_inputs(root, NAME)
     adv = REGISTRY[NAME]
     targets = [t for t in params["study"]["target_tasks"] if NAME in params["adversaries"]["subsets"].get(t, [])]
     langs = {t: read_json(schema.task_dir(root, t) / "task.json")["languages"] for t in targets}
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     from ..training import evaluate
 
     metrics: dict = {"reference_seed": seed}
+    runs: dict = {}
     t0 = time.time()
     with tracking.stage_run(root, NAME, NAME) as parent, atomic_path(schema.model_subset_dir(root, NAME)) as out:
         out.mkdir(parents=True)
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
                                                       label=f"aflite reference {target}")
                 run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
                 metrics[f"{target}.reference_dev_score"] = dev_score
-                metrics[f"{target}.reference_mlflow_run_id"] = run.run_id
+                runs[f"{target}.reference_mlflow_run_id"] = run.run_id
                 for lang in langs[target]:
                     ds = clean[(target, lang)]
                     feats = ds.features(tok, hp["max_length"], train=False)
@@ -73,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
                     metrics[f"{target}.{lang}.hard_examples"] = len(subset)
                     metrics[f"{target}.{lang}.clean_examples"] = len(ds.df)
                     print(f"aflite: {target} {lang}: reference {score:.1f}, {len(subset)}/{len(ds.df)} hard")
-        metrics["mlflow_run_id"] = parent.run_id
+        runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
-    write_json(root / "metrics" / f"{NAME}.json", metrics)
+    write_metrics(root, f"{NAME}.json", metrics, runs=runs)
 
 
 if __name__ == "__main__":

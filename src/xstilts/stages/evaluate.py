@@ -1,7 +1,7 @@
 """Stage `evaluate`: zero-shot evaluation of every target model of one arm in every language, clean and
 adversarial, paired example by example; retrieval targets (Tatoeba) evaluate the arm's encoders themselves.
 Writes results/<arm>.parquet (one row per model x target x language x subset), predictions/<arm>.parquet (per
-example) and metrics/evaluate/<arm>.json."""
+example), metrics/evaluate/<arm>.json and runs/evaluate/<arm>.json (MLflow run ids)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import time
 
 import pandas as pd
 
-from .. import config, tasks, tracking
+from .. import config, dvclock, tasks, tracking
 from ..common import cells_of, target_dir, tokenizer
 from ..evaluation import evaluate_encoder, evaluate_model, load_eval_sets
 from ..finetuning import max_length
 from ..data import schema
-from ..io import read_json, repo_root, write_json, write_parquet
+from ..io import read_json, repo_root, write_metrics, write_parquet
 from ..modeling import TaskModel, load_encoder
 
 
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     if arm not in params["study"]["arms"]:
         raise SystemExit(f"evaluate: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
     root = repo_root()
+    dvclock.check_stage_inputs(root, f"evaluate@{arm}")
     tok = tokenizer(root)
     all_targets = params["study"]["target_tasks"]
     targets = [t for t in all_targets if tasks.get(t).format != "retrieval"]
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
             raise FileNotFoundError(f"{path}/model.json: target model missing (run `dvc repro target@{arm}`)")
     rows, preds = [], []
     metrics: dict = {}
+    runs: dict = {}
     t0 = time.time()
 
     def record(cell: str, target: str, info: dict, res: list, pr: list, *, target_run_id: str, params_extra: dict,
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             run.metrics({f"{r['language']}.{r['subset']}": r["score"] for r in res})
             for r in res:
                 metrics[f"{cell}.{target}.{r['language']}.{r['subset']}"] = r["score"]
-            metrics[f"{cell}.{target}.mlflow_run_id"] = run.run_id
+            runs[f"{cell}.{target}.mlflow_run_id"] = run.run_id
 
     with tracking.stage_run(root, "evaluate", f"evaluate-{arm}", tags={"arm": arm}) as parent:
         for cell in cells:
@@ -98,11 +100,11 @@ def main(argv: list[str] | None = None) -> None:
                        tags_extra={"encoder_dir": str(enc.encoder_dir.relative_to(root))})
                 zs = [r["score"] for r in res if r["subset"] == "clean"]
                 print(f"evaluate: {arm} {cell} {target}: retrieval clean {sum(zs) / max(1, len(zs)):.1f}")
-        metrics["mlflow_run_id"] = parent.run_id
+        runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     write_parquet(pd.DataFrame(rows), root / "results" / f"{arm}.parquet")
     write_parquet(pd.DataFrame(preds), root / "predictions" / f"{arm}.parquet")
-    write_json(root / "metrics" / "evaluate" / f"{arm}.json", metrics)
+    write_metrics(root, f"evaluate/{arm}.json", metrics, runs=runs)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Stage `intermediate`: fine-tune the pretrained encoder on one English intermediate task, for every subsample
-size and seed (a fresh head per task). Writes the encoders (models/intermediate/<task>/<size>-s<seed>) and
-metrics/intermediate/<task>.json.
+size and seed (a fresh head per task). Writes the encoders (models/arms/<task>/<size>-s<seed>),
+metrics/intermediate/<task>.json and runs/intermediate/<task>.json (MLflow run ids). Epoch checkpoints in
+.checkpoints/intermediate/<task> let a killed run resume; they are removed when the stage completes.
 
 Data-parallel on N GPUs: `accelerate launch --multi_gpu --num_processes N -m xstilts.stages.intermediate --task T`
-(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed)."""
+(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed);
+a killed data-parallel run restarts its unfinished cells cleanly (epoch checkpoints are single-process)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ import argparse
 import json
 import time
 
-from .. import config, distributed, tracking
+from .. import checkpoint, config, distributed, dvclock, tracking
 from ..common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
 from ..data import schema
-from ..io import atomic_path, repo_root, write_json
+from ..io import atomic_path, repo_root, write_metrics
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     distributed.relaunch("xstilts.stages.intermediate", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
     distributed.init()
     root = repo_root()
+    dvclock.check_stage_inputs(root, f"intermediate@{task}")
     tok = tokenizer(root)
     lr, tune_run = tuned_lr(root, task)
     dev = load_dataset(task, schema.task_dir(root, task) / "dev.parquet")
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     from ..finetuning import hyper, train_task
 
     metrics: dict = {}
+    runs: dict = {}
+    ckpts = checkpoint.stage_dir(root, "intermediate", task)
     t0 = time.time()
     with tracking.stage_run(root, "intermediate", f"intermediate-{task}", tags={"intermediate_task": task}) as parent:
         for label, seed, train in cells:
@@ -49,9 +54,11 @@ def main(argv: list[str] | None = None) -> None:
                 run.dataset(train.df, f"{task}-{label}", train.path, train.md5, "training")
                 model, result, dev_score = train_task(
                     control_encoder_dir(root, "baseline"), train, dev, tok, params, lr=lr, seed=seed,
-                    label=f"intermediate {task} {cell}",
+                    label=f"intermediate {task} {cell}", checkpoint=ckpts / cell,
                     on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
                 run.params(result.runtime)
+                if result.resumed:
+                    run.tags({"resumed_epochs": result.resumed})
                 for epoch, loss in enumerate(result.losses):
                     run.metrics({"train_loss": loss}, step=epoch)
                 run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second,
@@ -65,11 +72,12 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"intermediate: {task} {cell}: n={len(train.df)} dev={dev_score:.1f} ({result.seconds:.1f}s)")
                 metrics[f"{cell}.dev_score"] = dev_score
                 metrics[f"{cell}.train_size"] = len(train.df)
-                metrics[f"{cell}.mlflow_run_id"] = run.run_id
-        metrics["mlflow_run_id"] = parent.run_id
+                runs[f"{cell}.mlflow_run_id"] = run.run_id
+        runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     if distributed.is_main():
-        write_json(root / "metrics" / "intermediate" / f"{task}.json", metrics)
+        write_metrics(root, f"intermediate/{task}.json", metrics, runs=runs)
+        checkpoint.clear(ckpts)
     distributed.finish()  # the other ranks wait until rank 0 has written everything
 
 

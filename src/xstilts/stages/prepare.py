@@ -7,7 +7,7 @@ import time
 
 from .. import config, tracking
 from ..data.sources import SOURCES
-from ..io import atomic_path, repo_root, write_json
+from ..io import atomic_path, repo_root, write_metrics
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     with atomic_path(root / "data" / "prepared") as tmp:
         summary = SOURCES[params["study"]["source"]](params, tmp, print)
     tracking.setup_experiments(root)  # created once, before any fan-out
-    write_json(root / "metrics" / "prepare.json", {f"examples.{k}": v for k, v in summary.items()})
+    write_metrics(root, "prepare.json", {f"examples.{k}": v for k, v in summary.items()})
     print(f"prepare: done in {time.time() - t0:.1f}s")
 
 

@@ -10,9 +10,9 @@ import time
 
 import pandas as pd
 
-from .. import config, tracking
+from .. import config, dvclock, tracking
 from ..common import arm_dir, tokenizer_dir
-from ..io import atomic_path, read_parquet, repo_root, write_json
+from ..io import atomic_path, read_parquet, repo_root, write_metrics
 from ..modeling import MASK, PAD, SPECIALS, encoder_config, new_encoder, quiet_transformers, train_tokenizer
 from ..pretraining import align_embeddings, encode_corpus
 from ..training import mlm_pretrain, seed_everything
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     params = config.load()
     p = params["pretrain"]
     root = repo_root()
+    dvclock.check_stage_inputs(root, "pretrain")
     if params["study"]["source"] == "hub":
         return pin(root, params)
     langs = params["study"]["languages"]
@@ -61,9 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         run.artifact(base_out / "alignment.json")
         run.metrics({"stage_seconds": time.time() - t0})
         run_id = run.run_id
-    write_json(root / "metrics" / "pretrain.json", {
-        "mlm_loss_first": losses[0], "mlm_loss_final": final, "vocab_size": len(vocab),
-        "mlflow_run_id": run_id, **flat})
+    write_metrics(root, "pretrain.json", {"mlm_loss_first": losses[0], "mlm_loss_final": final,
+                                          "vocab_size": len(vocab), **flat}, runs={"mlflow_run_id": run_id})
     print(f"pretrain: done in {time.time() - t0:.1f}s")
 
 
@@ -79,7 +79,7 @@ def pin(root, params: dict) -> None:
         info = pin_hub_model(model["id"], model["revision"], tok_out, base_out, rand_out, params["pretrain"]["seed"])
         run.metrics({"parameters": info["parameters"], "vocab_size": info["vocab_size"]})
         run_id = run.run_id
-    write_json(root / "metrics" / "pretrain.json", {**info, "mlflow_run_id": run_id})
+    write_metrics(root, "pretrain.json", info, runs={"mlflow_run_id": run_id})
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import argparse
 
 import pandas as pd
 
-from .. import config, paired, provenance, published
+from .. import config, dvclock, paired, provenance, published
 from ..io import read_parquet, repo_root
 from ..report import CONTROL_ARMS, TRAINING_LANGUAGE, build_report
 
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = config.load()
     root = repo_root()
+    dvclock.check_stage_inputs(root, "report")
     arms = params["study"]["arms"]
     results = pd.concat([read_parquet(root / "results" / f"{arm}.parquet") for arm in arms], ignore_index=True)
     # the bootstrap resamples the zero-shot pairs of the intermediate arms: controls and English are not needed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import config, tasks
+from .. import config, dvclock, tasks
 from ..data import schema
 from ..data.subsample import subsample
 from ..io import read_parquet, repo_root, write_parquet
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.size not in config.size_labels(params):
         raise SystemExit(f"subsample: --size {args.size!r} is not one of {config.size_labels(params)}")
     root = repo_root()
+    dvclock.check_stage_inputs(root, f"subsample@{args.task}-{args.size}")
     fmt = tasks.get(args.task).format
     src = schema.task_dir(root, args.task) / "train.parquet"
     df = schema.check(read_parquet(src), fmt, src)

@@ -1,19 +1,22 @@
 """Stage `target`: from every encoder of one arm (the pretrained baseline, the random-init control, or each
 intermediate checkpoint), fine-tune on the English training data of every target task (encoder carried over,
-head re-initialised). Writes models/target/<arm>/<cell>/<target> and metrics/target/<arm>.json.
+head re-initialised). Writes models/target/<arm>/<cell>/<target>, metrics/target/<arm>.json and
+runs/target/<arm>.json (MLflow run ids). Epoch checkpoints in .checkpoints/target/<arm> let a killed run resume;
+they are removed when the stage completes.
 
 Data-parallel on N GPUs: `accelerate launch --multi_gpu --num_processes N -m xstilts.stages.target --arm A`
-(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed)."""
+(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed);
+a killed data-parallel run restarts its unfinished models cleanly (epoch checkpoints are single-process)."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from .. import config, distributed, tasks, tracking
+from .. import checkpoint, config, distributed, dvclock, tasks, tracking
 from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
 from ..data import schema
-from ..io import atomic_path, repo_root, write_json
+from ..io import atomic_path, repo_root, write_metrics
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     distributed.relaunch("xstilts.stages.target", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
     distributed.init()
     root = repo_root()
+    dvclock.check_stage_inputs(root, f"target@{arm}")
     tok = tokenizer(root)
     targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
     data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
@@ -35,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     from ..finetuning import hyper, train_task
 
     metrics: dict = {}
+    runs: dict = {}
+    ckpts = checkpoint.stage_dir(root, "target", arm)
     t0 = time.time()
     with tracking.stage_run(root, "target", f"target-{arm}", tags={"arm": arm}) as parent:
         for cell in cells:
@@ -50,9 +56,11 @@ def main(argv: list[str] | None = None) -> None:
                     run.dataset(train.df, f"{target}-train", train.path, train.md5, "training")
                     model, result, dev_score = train_task(
                         cell.encoder_dir, train, dev, tok, params, lr=lr, seed=cell.seed,
-                        label=f"target {arm} {cell.name} {target}",
+                        label=f"target {arm} {cell.name} {target}", checkpoint=ckpts / cell.name / target,
                         on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
                     run.params(result.runtime)
+                    if result.resumed:
+                        run.tags({"resumed_epochs": result.resumed})
                     for epoch, loss in enumerate(result.losses):
                         run.metrics({"train_loss": loss}, step=epoch)
                     run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
@@ -64,11 +72,12 @@ def main(argv: list[str] | None = None) -> None:
                         run.artifact(target_dir(root, arm, cell.name, target) / "model.json")  # resolved config
                         print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
                     metrics[f"{cell.name}.{target}.dev_score"] = dev_score
-                    metrics[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
-        metrics["mlflow_run_id"] = parent.run_id
+                    runs[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
+        runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     if distributed.is_main():
-        write_json(root / "metrics" / "target" / f"{arm}.json", metrics)
+        write_metrics(root, f"target/{arm}.json", metrics, runs=runs)
+        checkpoint.clear(ckpts)
     distributed.finish()  # the other ranks wait until rank 0 has written everything
 
 

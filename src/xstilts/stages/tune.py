@@ -15,12 +15,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .. import config, tasks, tracking, tuning
+from .. import config, dvclock, tasks, tracking, tuning
 from ..common import control_encoder_dir, load_dataset, tokenizer, tuned_path
 from ..data import schema
 from ..data.subsample import subsample
 from ..finetuning import hyper, train_task
-from ..io import md5_file, repo_root, write_json
+from ..io import md5_file, repo_root, write_json, write_metrics
 
 
 def study_definition(root: Path, params: dict, task: str, train_md5: str, dev_md5: str) -> dict:
@@ -128,9 +128,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"tune: --task {t!r} is not a tuned task of this study ({', '.join(todo)})")
     if args.task and not args.worker:
         raise SystemExit("tune: --task is for --worker runs; the DVC stage tunes every task")
+    dvclock.check_stage_inputs(root, "tune")
     tok = tokenizer(root)
     storage = tuning.open_storage(tuning.storage_url(params["tune"].get("storage")), root)
-    summary = {}
+    summary, runs = {}, {}
     t0 = time.time()
     for task in args.task or todo:
         rec, run_id = tune_task(root, params, task, tok, storage, worker=args.worker,
@@ -141,10 +142,10 @@ def main(argv: list[str] | None = None) -> None:
         write_json(tuned_path(root, task), rec)
         summary[f"{task}.learning_rate"] = rec["learning_rate"]
         summary[f"{task}.best_dev_score"] = rec["best_dev_score"]
-        summary[f"{task}.mlflow_run_id"] = run_id
+        runs[f"{task}.mlflow_run_id"] = run_id
         print(f"tune: {task}: lr={rec['learning_rate']:.2e} dev={rec['best_dev_score']:.1f}")
     if not args.worker:
-        write_json(root / "metrics" / "tune.json", summary)
+        write_metrics(root, "tune.json", summary, runs=runs)
     print(f"tune: done in {time.time() - t0:.1f}s")
 
 
