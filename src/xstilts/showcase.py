@@ -49,7 +49,7 @@ def example(root: Path, target: str, adversary: str, lang: str, index: int = 0) 
     if spec.kind == PERTURBATION:
         src, pairing = clean.loc[row["source_id"]], "built from"
     else:
-        src, pairing = clean.loc[row["source_id"]], "control (label-matched, unselected)"
+        src, pairing = clean.loc[row["source_id"]], "control (unselected, same gold label)"
     fields = FIELDS[info.format]
     return {"target": target, "adversary": adversary, "lang": lang, "n": len(adv), "pairing": pairing,
             "clean": {f: _value(src, f, info) for f in fields},
