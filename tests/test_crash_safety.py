@@ -291,3 +291,25 @@ def test_target_stage_killed_mid_epoch_resumes_to_identical_outputs(tmp_path):
     assert runs[0].keys() == runs[1].keys() and runs[0] != runs[1]
     assert not (killed / ".checkpoints" / "target" / "baseline").exists()
     assert not [p for p in (killed / "models").rglob(".*")]
+
+
+def test_a_save_removes_what_a_killed_writer_of_another_epoch_left(tmp_path):
+    """A writer killed between renaming `epoch-0000` into place and removing its temporary directory leaves
+    `.epoch-0000.<pid>.<random>`; the next saves (other epoch names) must still clear it."""
+    import torch
+
+    from xstilts.checkpoint import EpochCheckpoint
+    from xstilts.training import FitResult
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    ckpt_dir = tmp_path / "ck"
+    ckpt_dir.mkdir()
+    (ckpt_dir / f".epoch-0000.{dead.pid}.abcd1234").mkdir()
+    live = ckpt_dir / f".epoch-0003.{os.getpid()}.abcd1234"  # this process's own temporary is left alone
+    live.mkdir()
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    EpochCheckpoint(ckpt_dir, "fp").save(1, 4, model, opt, sched, FitResult(losses=[1.0, 0.5]), final=False)
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == [live.name, "epoch-0001"]

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import atomic_path
+from .io import _alive, atomic_path
 
 _PREFIX = "epoch-"
 
@@ -148,6 +150,18 @@ class EpochCheckpoint:
         for old in self._epochs():
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
+        _clear_dead_writers(self.path)  # what a writer killed while saving any epoch left behind
+
+
+def _clear_dead_writers(directory: Path) -> None:
+    """Remove `atomic_path` temporaries of any epoch (`.epoch-NNNN.<pid>.<random>`) whose writer is dead: a kill
+    between the rename and the cleanup leaves one, and later epochs have other names, so `atomic_path`'s own
+    per-name cleanup never meets it."""
+    pattern = re.compile(rf"\.{re.escape(_PREFIX)}\d{{4}}\.(\d+)\.[a-z0-9_]{{8}}")
+    for entry in directory.iterdir():
+        m = pattern.fullmatch(entry.name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _flatten_optimizer(sd: dict) -> tuple[dict[str, torch.Tensor], dict]:
