@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import register
+from .text import clusters
 
 
 def script_of(ch: str) -> str:
@@ -26,17 +27,6 @@ def _is_base(ch: str) -> bool:
     return ch.isalpha() and not unicodedata.category(ch).startswith("M")
 
 
-def _clusters(word: str) -> list[str]:
-    """Split into grapheme-like clusters: a base character followed by its combining marks."""
-    out: list[str] = []
-    for ch in word:
-        if out and unicodedata.category(ch).startswith("M"):
-            out[-1] += ch
-        else:
-            out.append(ch)
-    return out
-
-
 def alphabets(texts: list[str]) -> dict[str, list[str]]:
     by_script: dict[str, set[str]] = defaultdict(set)
     for t in texts:
@@ -47,7 +37,7 @@ def alphabets(texts: list[str]) -> dict[str, list[str]]:
 
 
 def noise_word(word: str, rng: np.random.Generator, alpha: dict[str, list[str]]) -> str:
-    cl = _clusters(word)
+    cl = clusters(word)
     bases = [i for i, c in enumerate(cl) if _is_base(c[0])]
     if len(bases) < 2:
         return word

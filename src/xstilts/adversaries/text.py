@@ -69,7 +69,9 @@ def _runs(word: str) -> list[tuple[str, str]]:
     return out
 
 
-def _clusters(text: str) -> list[str]:
+def clusters(text: str) -> list[str]:
+    """Grapheme-like clusters: a base character followed by its combining marks (shared by every adversary that
+    cuts or edits text below the word, so that no mark is separated from its base)."""
     out: list[str] = []
     for ch in text:
         if out and unicodedata.category(ch).startswith("M"):
@@ -89,7 +91,7 @@ def units(text: str) -> list[str]:
             if kind != "alpha":
                 out.append(run)
                 continue
-            cl = _clusters(run)
+            cl = clusters(run)
             out += ["".join(cl[i:i + 2]) for i in range(len(cl) - 1)] if len(cl) > 1 else cl
     return out
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-import unicodedata
 
 import pandas as pd
 
 from . import meta_of, register
 from .labels import positive_negative
-from .text import units, unspaced
+from .text import clusters, units, unspaced
 
 _CORE = re.compile(r"^(\W*)(.*?)(\W*)$", re.UNICODE | re.DOTALL)
 MIN_CHARS = 3  # a swapped word has at least this many characters (skips particles, digits alone)
@@ -37,18 +36,13 @@ def _chunks(core: str, premise: str) -> list[str]:
     """An unspaced-script token cut into the longest pieces that also occur in the premise, left to right (a
     segmenter-free stand-in for words: "银行家给艺术家打了电话" against "艺术家昨天给银行家打了电话" gives
     银行家 | 给 | 艺术家 | 打了电话); combining marks stay with their base."""
-    clusters: list[str] = []
-    for ch in core:
-        if clusters and unicodedata.category(ch).startswith("M"):
-            clusters[-1] += ch
-        else:
-            clusters.append(ch)
+    cl = clusters(core)
     out, i = [], 0
-    while i < len(clusters):
-        j = len(clusters)
-        while j > i + 1 and "".join(clusters[i:j]) not in premise:
+    while i < len(cl):
+        j = len(cl)
+        while j > i + 1 and "".join(cl[i:j]) not in premise:
             j -= 1
-        out.append("".join(clusters[i:j]))
+        out.append("".join(cl[i:j]))
         i = j
     return out
 
