@@ -4,6 +4,7 @@ and PostgreSQL on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -35,7 +36,7 @@ def objective(lr, report, number, kill_at=None, nan_above=None, sleep=0.0):
         time.sleep(sleep)
         if kill_at is not None and number == kill_at and epoch == 1:
             os.kill(os.getpid(), signal.SIGKILL)
-        report(epoch + 1, score - (1 - epoch) * 5.0)
+        report(epoch + 1, score - (1 - epoch) * 5.0, last=epoch == 1)
     if nan_above is not None and lr > nan_above:
         return float("nan")
     return score
@@ -85,6 +86,30 @@ def test_median_pruner_stops_bad_trials_on_intermediate_values():
     pruned = [r for r in res.records if r.state == "pruned"]
     assert pruned and all(r.reason.startswith("pruned at step") and len(r.intermediate) >= 1 for r in pruned)
     assert all(r.value <= res.best_value for r in pruned)
+
+
+def test_a_trials_last_evaluation_is_never_pruned():
+    """A trial that reached its last evaluation has paid for its training: it completes with that score, even
+    where the pruner would have stopped it (here every trial ties at step 1 and differs only at step 2)."""
+    def flat_then_peaked(lr, report, number, last_flag=True):
+        report(1, 50.0)
+        score = objective(lr, lambda *a, **k: None, number)
+        report(2, score, last=last_flag)
+        return score
+
+    res = tuning.search_lr(flat_then_peaked, n_trials=8, study_name="last", **{**KW, "pruner": "median"})
+    assert [r.state for r in res.records] == ["complete"] * 8
+    assert all(r.value == r.intermediate[-1] for r in res.records)
+    # the same reports without `last` do get pruned at step 2: the test above is not vacuous
+    unmarked = tuning.search_lr(functools.partial(flat_then_peaked, last_flag=False), n_trials=8, study_name="x",
+                                **{**KW, "pruner": "median"})
+    assert any(r.state == "pruned" and len(r.intermediate) == 2 for r in unmarked.records)
+
+
+def test_the_reporting_protocol_is_part_of_the_study_name(monkeypatch):
+    before = tuning.study_name("mnli", {"seed": 1})
+    monkeypatch.setattr(tuning, "PROTOCOL", tuning.PROTOCOL + 1)
+    assert tuning.study_name("mnli", {"seed": 1}) != before
 
 
 def _worker_script(storage: str, name: str, n_trials: int, exclusive: bool, **objective_kwargs) -> str:

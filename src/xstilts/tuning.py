@@ -3,7 +3,8 @@ scales out on Optuna's own storages.
 
 - Sampler: TPE, re-seeded for every trial from (tune.seed, the trial's index in the study), so a study that is
   interrupted and resumed proposes exactly the learning rates an uninterrupted one does. Log-uniform LR range.
-- Pruning on the per-epoch dev score: median or successive halving (`tune.pruner`).
+- Pruning on the per-epoch dev score: median or successive halving (`tune.pruner`); a trial's last evaluation
+  is never pruned (it is complete: its training is paid for).
 - Storage (`tune.storage`, or $XSTILTS_OPTUNA_STORAGE): "journal" (default: `<root>/.optuna/journal.log`, an
   append-only JournalFileBackend that several local worker processes can share), "journal:<path>",
   "memory", or an RDB URL (postgresql://... for many machines). Studies persist there between runs; the study
@@ -35,6 +36,10 @@ from optuna.trial import TrialState
 STORAGE_ENV = "XSTILTS_OPTUNA_STORAGE"
 HEARTBEAT_SECONDS = 10.0
 GRACE_SECONDS = 60.0
+# What a trial's `report` does, part of every study's name: a change here starts new studies instead of continuing
+# ones run under other rules. 2: a trial's last evaluation is recorded but never pruned (it has paid for its
+# training; version 1 could mark a finished trial "pruned" and drop its score).
+PROTOCOL = 2
 _HEARTBEAT = "xstilts_heartbeat"
 _REASON = "reason"
 _INTERRUPTED = "interrupted"
@@ -96,7 +101,7 @@ def open_storage(url: str, root: Path):
 
 def study_name(task: str, definition: dict) -> str:
     """`xstilts-<task>-<digest>`: the digest covers everything that defines the study (not its trial count)."""
-    blob = json.dumps(definition, sort_keys=True, default=str).encode()
+    blob = json.dumps({"protocol": PROTOCOL, **definition}, sort_keys=True, default=str).encode()
     return f"xstilts-{task}-{hashlib.sha256(blob).hexdigest()[:12]}"
 
 
@@ -208,6 +213,8 @@ def search_lr(objective: Callable[[float, Callable[[int, float], None], int], fl
               on_trial: Callable[[TrialRecord], None] | None = None, collect: bool = True,
               enqueue: list[float] | None = None) -> StudyResult | None:
     """Run `objective(lr, report, trial_number)` (maximised) until the study holds `n_trials` counted trials.
+    The objective calls `report(step, value, last=False)` after each evaluation; the pruner may stop the trial
+    there (raising `Pruned`) unless `last` says it was the trial's final evaluation.
 
     `exclusive=True` (the DVC stage): this process is the only worker, so trials left RUNNING are dead and are
     re-run at once. `exclusive=False` (scale-out workers sharing a storage): only trials whose heartbeat is older
@@ -239,9 +246,9 @@ def search_lr(objective: Callable[[float, Callable[[int, float], None], int], fl
         if on_start:
             on_start(trial.number, trial.set_user_attr)
 
-        def report(step: int, value: float, trial=trial) -> None:
+        def report(step: int, value: float, last: bool = False, trial=trial) -> None:
             trial.report(value, step)
-            if trial.should_prune():
+            if not last and trial.should_prune():
                 raise Pruned(f"pruned at step {step} with {value:.2f}")
 
         with _Heartbeat(study, trial, heartbeat):

@@ -68,7 +68,7 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
 
                 def on_eval(epoch, score):
                     run.metrics({"dev_score": score}, step=epoch + 1)
-                    report(epoch + 1, score)  # step = epochs completed (the pruners' resource)
+                    report(epoch + 1, score, last=epoch + 1 == tu["epochs"])  # step = epochs completed
 
                 _, result, score = train_task(encoder, train, dev, tok, params, lr=lr, seed=tu["seed"],
                                               epochs=tu["epochs"], label=f"tune {task} #{number}", on_eval=on_eval)
