@@ -61,6 +61,32 @@ def test_sequential_search_is_reproducible_and_seed_dependent():
     assert all(KW["lr_low"] <= lr <= KW["lr_high"] for lr in _lrs(a))
 
 
+def test_few_trials_cover_the_range_one_per_log_stratum():
+    """4 trials (the default) are a stratified design: one learning rate in each quarter of the log range, in a
+    seeded order; TPE's own start-up would draw them at random and could leave whole quarters untried."""
+    res = tuning.search_lr(objective, n_trials=4, study_name="s", **KW)
+    lo, hi = math.log(KW["lr_low"]), math.log(KW["lr_high"])
+    strata = sorted(int((math.log(lr) - lo) / (hi - lo) * 4) for lr in _lrs(res))
+    assert strata == [0, 1, 2, 3]
+
+
+def test_each_study_draws_its_own_proposals():
+    """The sampler seed distinguishes studies (the tune stage derives it from tune.seed, the role and the task):
+    two tasks with the same tune.seed get different learning rates, and a seed reproduces its own."""
+    from xstilts.stages.tune import sampler_seed
+
+    params = {"tune": {"seed": 3}}
+    seeds = {task: sampler_seed(params, task) for task in ("mnli", "qqp", "xnli", "panx")}
+    assert len(set(seeds.values())) == 4
+    designs = {task: tuning.startup_design(s, 4, 1e-3, 1e-2) for task, s in seeds.items()}
+    assert len({tuple(d) for d in designs.values()}) == 4
+    assert designs["mnli"] == tuning.startup_design(seeds["mnli"], 4, 1e-3, 1e-2)
+    # beyond TPE_STARTUP trials TPE takes over (and still stays in range)
+    many = tuning.search_lr(objective, n_trials=tuning.TPE_STARTUP + 2, study_name="m", **KW)
+    assert len(set(_lrs(many))) == tuning.TPE_STARTUP + 2
+    assert all(KW["lr_low"] <= lr <= KW["lr_high"] for lr in _lrs(many))
+
+
 def test_nan_and_diverged_trials_fail_with_their_reason_and_the_study_goes_on():
     def diverging(lr, report, number):
         if number == 1:

@@ -33,7 +33,8 @@ SCHEMA: dict[str, Any] = {
                 "test_size": int, "pretrain_sentences": int},
     "adversaries": {"seed": int, "subsets": dict, "char_noise_rate": _NUM, "overlap_min": _NUM,
                     "code_switch": {"rate": _NUM, "into": list, "dictionaries": str},
-                    "aflite": {"seed": int, "max_score": _NUM, "max_share": _NUM}},
+                    "aflite": {"seed": int, "max_score": _NUM, "max_share": _NUM, "encoder": str,
+                               "encoder_seed": int}},
     "subsample": {"seed": int, "sizes": list},
     "pretrain": {"seed": int, "hidden_size": int, "num_layers": int, "num_heads": int,
                  "intermediate_size": int, "max_length": int, "mlm_steps": int, "mlm_probability": _NUM,
@@ -41,9 +42,11 @@ SCHEMA: dict[str, Any] = {
     "tune": {"seed": int, "n_trials": int, "lr_low": _NUM, "lr_high": _NUM, "train_examples": int,
              "epochs": int, "pruner": str, "storage": str, "shared": bool},
     "finetune": {"epochs": int, "batch_size": int, "grad_accum": int, "warmup": _NUM, "weight_decay": _NUM,
-                 "max_grad_norm": _NUM, "freeze_embeddings": bool, "compile": bool, "overrides": dict},
+                 "max_grad_norm": _NUM, "freeze_embeddings": bool, "compile": bool, "overrides": dict,
+                 "degenerate_margin": _NUM, "degenerate_collapse": _NUM, "restarts": int},
     "evaluate": {"batch_size": int, "retrieval_layer": int},
-    "report": {"seed": int, "n_bootstrap": int, "n_permutations": int, "alpha": _NUM, "correction": str},
+    "report": {"seed": int, "n_bootstrap": int, "n_permutations": int, "alpha": _NUM, "correction": str,
+               "exclude_degenerate": bool},
 }
 
 
@@ -235,6 +238,27 @@ def validate(p: dict) -> dict:
                                   f"positions ({limit})")
     if not 0 <= p["finetune"]["warmup"] < 1:
         raise ConfigError("params.yaml: `finetune.warmup` must be in [0, 1)")
+    ft = p["finetune"]
+    if not 0 <= ft["degenerate_margin"] < 100:
+        raise ConfigError(f"params.yaml: `finetune.degenerate_margin` must be in [0, 100) points, got {ft['degenerate_margin']}")
+    if not 0 < ft["degenerate_collapse"] <= 1:
+        raise ConfigError(f"params.yaml: `finetune.degenerate_collapse` must be in (0, 1] (0 = a uniform, 1 = a constant "
+                          f"prediction distribution), got {ft['degenerate_collapse']}")
+    if not 0 <= ft["restarts"] <= 10:
+        raise ConfigError(f"params.yaml: `finetune.restarts` must be in 0..10, got {ft['restarts']}")
+    af = p["adversaries"]["aflite"]
+    _choice(af["encoder"], ("independent", "baseline"), "adversaries.aflite.encoder")
+    if af["encoder"] == "independent" and st["source"] != "synthetic":
+        raise ConfigError("params.yaml: `adversaries.aflite.encoder` = 'independent' pretrains a reference encoder, "
+                          "which only the embedded benchmark can do; use 'baseline' with `study.source: hub`")
+    for key, value in (("adversaries.aflite.seed", af["seed"]), ("adversaries.aflite.encoder_seed", af["encoder_seed"]),
+                       ("tune.seed", p["tune"]["seed"]), ("pretrain.seed", p["pretrain"]["seed"]),
+                       ("report.seed", p["report"]["seed"])):
+        if not 0 <= value < 2**32:
+            raise ConfigError(f"params.yaml: `{key}` must be in 0..2**32-1, got {value}")
+    if st["source"] == "synthetic" and af["encoder_seed"] == p["pretrain"]["seed"]:
+        raise ConfigError("params.yaml: `adversaries.aflite.encoder_seed` must differ from `pretrain.seed` (the "
+                          "reference encoder must not be the arms' own encoder)")
     for key in ("n_bootstrap", "n_permutations"):
         if p["report"][key] < 10:
             raise ConfigError(f"params.yaml: `report.{key}` must be >= 10")

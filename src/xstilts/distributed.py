@@ -118,3 +118,12 @@ def finish() -> None:
     if active():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def broadcast_object(obj):
+    """Rank 0's `obj` on every rank (a no-op in a single process)."""
+    if not active():
+        return obj
+    box = [obj if is_main() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

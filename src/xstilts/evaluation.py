@@ -36,26 +36,67 @@ def load_eval_sets(root: Path, target: str, languages: list[str], adversaries: l
     return sets
 
 
-def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_size: int):
-    """(result rows, prediction rows) of one model on every (language, subset)."""
+def label_matched_score(fmt, df_clean: pd.DataFrame, clean_preds: list, df_adv: pd.DataFrame, metric: str,
+                        labels) -> float:
+    """The clean score re-weighted to the adversarial set's gold-label mix: sum over its labels of (its share of
+    the adversarial set) x (the model's clean score on the clean examples of that label). For an adversary that
+    changes the gold label (word_swap: entailment -> neutral) this is the fair clean reference: a constant
+    predictor scores the same on both, so it shows no degradation. NaN without labels, or when a label of the
+    adversarial set has no clean example."""
+    if "label" not in df_adv.columns or "label" not in df_clean.columns or df_adv.empty:
+        return float("nan")
+    total = 0.0
+    for label, share in df_adv["label"].value_counts(normalize=True).sort_index().items():
+        rows = [i for i, y in enumerate(df_clean["label"]) if y == label]
+        if not rows:
+            return float("nan")
+        score, _ = fmt.score(df_clean.iloc[rows].reset_index(drop=True), [clean_preds[i] for i in rows], metric, labels)
+        total += float(share) * score
+    return total
+
+
+def balanced_score(df: pd.DataFrame, preds: list) -> float:
+    """Balanced accuracy (points): the mean over the set's gold labels of the accuracy on that label; NaN for
+    formats without labels."""
+    if "label" not in df.columns or df.empty:
+        return float("nan")
+    gold = df["label"].tolist()
+    per = [sum(p == y for p, g in zip(preds, gold) if g == y) / gold.count(y) for y in sorted(set(gold))]
+    return 100.0 * sum(per) / len(per)
+
+
+def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_size: int, rule=None):
+    """(result rows, prediction rows) of one model on every (language, subset). With a health `rule`
+    (xstilts.health.Rule), every clean row also carries the model's health on that test set (`health_*`)."""
+    from . import health
+
     info = tasks.get(target)
     results, predictions = [], []
     clean_by_lang: dict[str, tuple[pd.DataFrame, list]] = {}
     for (lang, subset), ds in sorted(sets.items(), key=lambda kv: (kv[0][0], kv[0][1] != "clean", kv[0][1])):
         feats = ds.features(tok, max_length, train=False)
         score, per_example, preds = evaluate(model, ds.fmt, ds.df, feats, info.metric, info.labels, batch_size)
+        extra: dict = {"balanced_score": balanced_score(ds.df, preds)}
         if subset == "clean":
             clean_by_lang[lang] = (ds.df, preds)
             clean_score = score
+            extra["label_matched_clean_score"] = score
+            if rule is not None:
+                h = health.assess(ds.fmt.name, ds.fmt.score, info.metric, info.labels, ds.df, preds, score, rule)
+                extra.update({"health_majority": h.majority, "health_top_share": h.top_share,
+                              "health_entropy": h.entropy, "health_degenerate": h.degenerate,
+                              "health_reasons": "; ".join(h.reasons)})
         else:
             clean_df, clean_preds = clean_by_lang[lang]
             pos = pd.Series(range(len(clean_df)), index=clean_df["id"])
             idx = pos.loc[ds.df["source_id"]].tolist()
             matched = clean_df.iloc[idx].reset_index(drop=True)
             clean_score, _ = ds.fmt.score(matched, [clean_preds[i] for i in idx], info.metric, info.labels)
+            extra["label_matched_clean_score"] = label_matched_score(ds.fmt, clean_df, clean_preds, ds.df,
+                                                                     info.metric, info.labels)
         results.append({"target_task": target, "language": lang, "subset": subset, "metric": info.metric,
                         "score": score, "clean_score": clean_score, "n": len(ds.df), "chance": chance(info, ds.df),
-                        "data_md5": ds.md5})
+                        "data_md5": ds.md5, **extra})
         source = ds.df["source_id"] if "source_id" in ds.df else ds.df["id"]
         predictions += [{"target_task": target, "language": lang, "subset": subset, "id": i, "source_id": s,
                          "prediction": json.dumps(p), "example_score": float(e)}

@@ -9,8 +9,6 @@ from . import common, distributed
 from .common import Dataset
 from .training import FitResult, evaluate, fit
 
-PER_TASK_KEYS = ("epochs", "batch_size", "grad_accum", "max_length", "warmup")
-
 
 def hyper(params: dict, task: str) -> dict:
     """Fine-tuning hyperparameters of one task: `finetune` with `finetune.overrides.<task>` on top (the paper
@@ -42,11 +40,14 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
     # data-parallel runs: only rank 0 evaluates (fit broadcasts its score), so only it needs the dev features
     dev_feats = dev.features(tok, hp["max_length"], train=False) if dev is not None and distributed.is_main() else None
 
+    last: dict = {}
+
     def on_epoch(epoch: int, m) -> float | None:
         if dev is None:
             return None
-        score, _, _ = evaluate(m, dev.fmt, dev.df, dev_feats, dev.task.metric, dev.task.labels,
-                               params["evaluate"]["batch_size"])
+        score, _, preds = evaluate(m, dev.fmt, dev.df, dev_feats, dev.task.metric, dev.task.labels,
+                                   params["evaluate"]["batch_size"])
+        last.update(epoch=epoch, preds=preds)
         if on_eval is not None:
             on_eval(epoch, score)
         return score
@@ -58,4 +59,9 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
     if on_eval is not None and dev is not None:
         for epoch in range(result.resumed):  # restored from the checkpoint: their scores, reported now
             on_eval(epoch, result.evals[epoch])
+    if dev_feats is not None:  # the final model's dev predictions (re-computed if its epoch was restored)
+        if last.get("epoch") != len(result.evals) - 1:
+            _, _, last["preds"] = evaluate(model, dev.fmt, dev.df, dev_feats, dev.task.metric, dev.task.labels,
+                                           params["evaluate"]["batch_size"])
+        result.dev_predictions = last["preds"]
     return model, result, (result.evals[-1] if result.evals else None)

@@ -69,3 +69,31 @@ def pin_hub_model(model_id: str, revision: str, tok_out, base_out, rand_out, see
     new_encoder(XLMRobertaConfig.from_pretrained(str(base_out))).save_pretrained(str(rand_out))
     return {"model_id": model_id, "revision": revision, "vocab_size": encoder.config.vocab_size,
             "parameters": sum(p.numel() for p in encoder.parameters())}
+
+
+def pretrain_aligned(tok, texts: list[str], lexicon: pd.DataFrame, params: dict, seed: int):
+    """The embedded benchmark's encoder: a tiny XLM-R masked-LM pretrained from `seed` on `texts`, then its
+    derived-language word embeddings aligned to English (`align_embeddings`, noise from the same seed).
+    Returns (encoder on CPU, MLM losses, alignment statistics). The pretrain stage calls it with
+    `pretrain.seed`; the aflite stage with its own seed, for a reference encoder independent of every arm."""
+    from transformers import XLMRobertaForMaskedLM
+
+    from .modeling import MASK, PAD, SPECIALS, encoder_config, quiet_transformers
+    from .training import mlm_pretrain, seed_everything
+
+    quiet_transformers()
+    p = params["pretrain"]
+    vocab = tok.get_vocab()
+    cfg = encoder_config(len(vocab), p)
+    seed_everything(seed)
+    mlm = XLMRobertaForMaskedLM(cfg)
+    ids = encode_corpus(tok, texts, p["max_length"])
+    losses = mlm_pretrain(mlm, ids, steps=p["mlm_steps"], batch_size=p["batch_size"], lr=p["learning_rate"],
+                          mask_prob=p["mlm_probability"], vocab_size=len(vocab), seed=seed,
+                          special_max=len(SPECIALS) - 1, mask_id=MASK, pad_id=PAD)
+    encoder = mlm.roberta.cpu()
+    langs = params["study"]["languages"]
+    noise = {lang: params["languages"][lang]["align_noise"] for lang in langs[1:]}
+    align = align_embeddings(encoder.embeddings.word_embeddings.weight.data, vocab, lexicon, noise, seed)
+    return encoder, cfg, losses, align
+

@@ -187,3 +187,22 @@ def tag_run(root: Path, run_id: str, tags: dict[str, Any]) -> None:
     client = mlflow.MlflowClient()
     for k, v in tags.items():
         client.set_tag(run_id, k, str(v)[:5000])
+
+
+def log_artifact(root: Path, run_id: str, path: Path, subdir: str | None = None) -> None:
+    """Attach a file to a finished run (e.g. a model's resolved config, written after its run ended)."""
+    if not run_id:
+        return
+    mlflow = _client(str(root))
+    mlflow.MlflowClient().log_artifact(run_id, str(path), artifact_path=subdir)
+
+
+def log_metrics(root: Path, run_id: str, metrics: dict[str, float]) -> None:
+    """Log metrics to a finished run (e.g. a reference model's test-set scores, computed after its run ended)."""
+    if not run_id:
+        return
+    mlflow = _client(str(root))
+    client = mlflow.MlflowClient()
+    for k, v in metrics.items():
+        if v is not None and v == v:
+            client.log_metric(run_id, k.replace("@", "_"), float(v))

@@ -143,6 +143,7 @@ class FitResult:
     grad_norms: list[float] = field(default_factory=list)  # per optimizer step, before clipping
     runtime: dict[str, object] = field(default_factory=dict)  # runtime_path() of the run
     resumed: int = 0  # epochs restored from a checkpoint (their losses and evals too), not trained in this call
+    dev_predictions: list | None = None  # the final model's dev-set predictions (rank 0; set by finetuning)
 
 
 def _compile(module: torch.nn.Module, compile: bool | str) -> Callable:

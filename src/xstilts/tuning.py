@@ -1,8 +1,14 @@
 """The only module that talks to Optuna: a seeded learning-rate search per task that survives killed workers and
 scales out on Optuna's own storages.
 
-- Sampler: TPE, re-seeded for every trial from (tune.seed, the trial's index in the study), so a study that is
-  interrupted and resumed proposes exactly the learning rates an uninterrupted one does. Log-uniform LR range.
+- Design: every study has its own sampler seed (the caller derives it from tune.seed, the task's role and the
+  task). Its first min(n_trials, TPE_STARTUP) trials are a stratified design over the log-uniform LR range (one
+  learning rate in each of that many equal log-width strata, the strata in a seeded order, a seeded position
+  inside each: a one-dimensional Latin hypercube; trial i of the study takes the design's i-th value), so that a
+  few trials still cover the range; TPE's own start-up phase is that many random proposals, which with 4 trials
+  never ends and covers the range only by chance. Trials beyond TPE_STARTUP come from TPE, re-seeded for every trial from
+  (study seed, the trial's index in the study), so a study that is interrupted and resumed proposes exactly the
+  learning rates an uninterrupted one does.
 - Pruning on the per-epoch dev score: median or successive halving (`tune.pruner`); a trial's last evaluation
   is never pruned (it is complete: its training is paid for).
 - Storage (`tune.storage`, or $XSTILTS_OPTUNA_STORAGE): "journal" (default: `<root>/.optuna/journal.log`, an
@@ -38,8 +44,11 @@ HEARTBEAT_SECONDS = 10.0
 GRACE_SECONDS = 60.0
 # What a trial's `report` does, part of every study's name: a change here starts new studies instead of continuing
 # ones run under other rules. 2: a trial's last evaluation is recorded but never pruned (it has paid for its
-# training; version 1 could mark a finished trial "pruned" and drop its score).
-PROTOCOL = 2
+# training; version 1 could mark a finished trial "pruned" and drop its score). 3: a stratified start-up design
+# per study (version 2 proposed the same random learning rates in every study).
+PROTOCOL = 3
+TPE_STARTUP = 10
+"""Optuna's TPESampler default n_startup_trials: the trials it draws at random before modelling anything."""
 _HEARTBEAT = "xstilts_heartbeat"
 _REASON = "reason"
 _INTERRUPTED = "interrupted"
@@ -189,6 +198,33 @@ class _Heartbeat:
         self._thread.join()
 
 
+def startup_design(seed: int, n: int, lr_low: float, lr_high: float) -> list[float]:
+    """`n` learning rates, one in each of `n` equal log-width strata of [lr_low, lr_high], in a seeded order."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    order, offset = rng.permutation(n), rng.random(n)
+    lo, hi = math.log(lr_low), math.log(lr_high)
+    return [float(math.exp(lo + (int(order[i]) + float(offset[i])) / n * (hi - lo))) for i in range(n)]
+
+
+class _Fixed(optuna.samplers.BaseSampler):
+    """Proposes one given learning rate: the start-up design's value for the trial being asked (a re-run of an
+    interrupted trial is enqueued with its own value and bypasses the sampler)."""
+
+    def __init__(self, value: float):
+        self._value = value
+
+    def infer_relative_search_space(self, study, trial):
+        return {}
+
+    def sample_relative(self, study, trial, search_space):
+        return {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._value
+
+
 def _seed_for(seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"tpe|{seed}|{index}".encode()).digest()[:4], "little")
 
@@ -220,12 +256,14 @@ def search_lr(objective: Callable[[float, Callable[[int, float], None], int], fl
     re-run at once. `exclusive=False` (scale-out workers sharing a storage): only trials whose heartbeat is older
     than `grace` seconds are. `on_start(trial_number, set_attr)` lets the caller attach e.g. its MLflow run id to
     the trial (`set_attr(key, value)`). `enqueue`: learning rates to try first, in order (a new study only; used
-    to replay another study's trials). Returns the study's result (None if `collect=False`, for workers)."""
+    to replay another study's trials); without it a new study enqueues its stratified start-up design
+    (`startup_design`, from `seed`). Returns the study's result (None if `collect=False`, for workers)."""
     storage = storage if storage is not None else optuna.storages.InMemoryStorage()
     study = open_study(storage, study_name, pruner)
     if enqueue and not study.get_trials(deepcopy=False):
         for lr in enqueue:
             study.enqueue_trial({"learning_rate": lr})
+    design = startup_design(seed, min(n_trials, TPE_STARTUP), lr_low, lr_high)
     resumed = len([t for t in _counted(study) if t.state != TrialState.RUNNING])
     interrupted = recover_interrupted(study, exclusive=exclusive, grace=grace)
     while True:
@@ -234,7 +272,9 @@ def search_lr(objective: Callable[[float, Callable[[int, float], None], int], fl
         counted = _counted(study)
         if len(counted) >= n_trials:
             break
-        study.sampler = optuna.samplers.TPESampler(seed=_seed_for(seed, len(counted)))
+        index = len(counted)
+        study.sampler = (_Fixed(design[index]) if index < len(design)
+                         else optuna.samplers.TPESampler(seed=_seed_for(seed, index)))
         trial = study.ask()
         # several workers may ask at once: a trial beyond the first n_trials counted ones is surplus, not run
         ahead = [t for t in _counted(study) if t.number < trial.number]

@@ -1,14 +1,25 @@
 """Stage `aflite`: the model-based adversarial subsets (AFLite-style). For every target task that lists `aflite`
-in `adversaries.subsets`, fine-tune a held-out reference model (pretrained encoder, English training data, the
-tuned learning rate, seed `adversaries.aflite.seed`, which is none of the study's models), score every clean test
-example of every language with it, and keep the examples it fails on, each paired with a label-matched control.
-Writes data/aflite/<task>/<lang>.parquet, metrics/aflite.json and runs/aflite.json (the reference models' MLflow
-run ids)."""
+in `adversaries.subsets`, fine-tune a held-out reference model (English training data, the tuned learning rate,
+fine-tuning seed `adversaries.aflite.seed`, which is none of the study's models), score every clean test example of
+every language with it, and keep the examples it fails on, each paired with a label-matched control.
+
+The reference encoder (`adversaries.aflite.encoder`): `independent` (the embedded default) pretrains its own
+encoder with the pretrain stage's code and settings but its own seed `adversaries.aflite.encoder_seed`, so the
+selection shares no weights with the arms: every arm descends from the baseline encoder, and a reference
+fine-tuned from that same encoder selects the baseline's own failures, which arms that moved further from the
+baseline share less by construction (a selection effect with the sign of a size effect). `baseline` (the paper
+profile: XLM-R Large cannot be re-pretrained) uses the pretrained baseline; the report then shows the analysis
+with and without the model-selected subsets. Writes data/aflite/<task>/<lang>.parquet, metrics/aflite.json and
+runs/aflite.json (the reference models' MLflow run ids)."""
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
+
+import pandas as pd
 
 from .. import config, dvclock, tasks, tracking
 from ..adversaries import REGISTRY
@@ -16,7 +27,7 @@ from ..adversaries.aflite import hardness
 from ..common import arm_dir, load_dataset, tokenizer, tuned_lr
 from ..data import schema
 from ..data.testsets import adversary_rng
-from ..io import atomic_path, read_json, repo_root, write_metrics
+from ..io import atomic_path, read_json, read_parquet, repo_root, write_metrics
 
 NAME = "aflite"
 
@@ -32,53 +43,75 @@ def main(argv: list[str] | None = None) -> None:
     clean = {(t, lang): load_dataset(t, schema.test_path(root, t, lang)) for t in targets for lang in langs[t]}
     data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
                 load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
-    encoder = arm_dir(root, "baseline")
-    seed = params["adversaries"]["aflite"]["seed"]
+    af = params["adversaries"]["aflite"]
+    seed = af["seed"]
     tok = tokenizer(root) if targets else None
-    from ..finetuning import hyper, train_task
+    from ..cellrun import train_cell
+    from ..finetuning import hyper
     from ..training import evaluate
 
     metrics: dict = {"reference_seed": seed}
     runs: dict = {}
     t0 = time.time()
-    with tracking.stage_run(root, NAME, NAME) as parent, atomic_path(schema.model_subset_dir(root, NAME)) as out:
+    with tracking.stage_run(root, NAME, NAME, params={"encoder": af["encoder"]}) as parent, \
+            atomic_path(schema.model_subset_dir(root, NAME)) as out, tempfile.TemporaryDirectory() as tmp:
         out.mkdir(parents=True)
         (out / "README.md").write_text("AFLite-style model-based adversarial subsets written by the `aflite` stage "
                                        "(see src/xstilts/stages/aflite.py); one parquet per target task and "
                                        "language.\n")
+        encoder = arm_dir(root, "baseline")
+        if targets and af["encoder"] == "independent":
+            encoder = Path(tmp) / "reference-encoder"
+            metrics.update(independent_encoder(root, params, tok, encoder))
         for target in targets:
             info = tasks.get(target)
             train, dev, lr, tune_run = data[target]
             hp = hyper(params, target)
-            run_params = {"role": "aflite reference model", "target_task": target, "encoder": "baseline",
-                          "seed": seed, "learning_rate": lr, **{f"aflite_{k}": v for k, v in params["adversaries"]["aflite"].items()},
-                          **hp}
-            with tracking.child_run(root, NAME, f"reference-{target}", params=run_params,
-                                    tags={"tune_run_id": tune_run}) as run:
-                run.dataset(train.df, f"{target}-train", train.path, train.md5, "training")
-                model, result, dev_score = train_task(encoder, train, dev, tok, params, lr=lr, seed=seed,
-                                                      label=f"aflite reference {target}")
-                run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
-                metrics[f"{target}.reference_dev_score"] = dev_score
-                runs[f"{target}.reference_mlflow_run_id"] = run.run_id
-                for lang in langs[target]:
-                    ds = clean[(target, lang)]
-                    feats = ds.features(tok, hp["max_length"], train=False)
-                    score, per_example, preds = evaluate(model, ds.fmt, ds.df, feats, info.metric, info.labels,
-                                                         params["evaluate"]["batch_size"])
-                    options = {**params["adversaries"],
-                               "reference_scores": hardness(info.metric, ds.df, preds, per_example, info.labels)}
-                    subset = adv.apply(ds.df, info.format, info.labels, adversary_rng(params, NAME, target, lang),
-                                       options)
-                    schema.write(subset, out / target / f"{lang}.parquet", info.format, adversarial=True)
-                    run.metrics({f"clean_score.{lang}": score, f"hard_examples.{lang}": len(subset)})
-                    metrics[f"{target}.{lang}.reference_score"] = score
-                    metrics[f"{target}.{lang}.hard_examples"] = len(subset)
-                    metrics[f"{target}.{lang}.clean_examples"] = len(ds.df)
-                    print(f"aflite: {target} {lang}: reference {score:.1f}, {len(subset)}/{len(ds.df)} hard")
+            run_params = {"role": "aflite reference model", "target_task": target, "encoder": af["encoder"],
+                          "seed": seed, "learning_rate": lr, **{f"aflite_{k}": v for k, v in af.items()}, **hp}
+            ref = train_cell(root, NAME, f"reference-{target}", encoder_dir=encoder, train=train, dev=dev, tok=tok,
+                             params=params, lr=lr, seed=seed, label=f"aflite reference {target}",
+                             run_params=run_params, dataset_name=f"{target}-train", tags={"tune_run_id": tune_run})
+            metrics[f"{target}.reference_dev_score"] = ref.dev_score
+            metrics.update(ref.metrics(f"{target}.reference"))
+            runs[f"{target}.reference_mlflow_run_id"] = ref.run_id
+            scores: dict = {}
+            for lang in langs[target]:
+                ds = clean[(target, lang)]
+                feats = ds.features(tok, hp["max_length"], train=False)
+                score, per_example, preds = evaluate(ref.model, ds.fmt, ds.df, feats, info.metric, info.labels,
+                                                     params["evaluate"]["batch_size"])
+                options = {**params["adversaries"],
+                           "reference_scores": hardness(info.metric, ds.df, preds, per_example, info.labels)}
+                subset = adv.apply(ds.df, info.format, info.labels, adversary_rng(params, NAME, target, lang),
+                                   options)
+                schema.write(subset, out / target / f"{lang}.parquet", info.format, adversarial=True)
+                scores.update({f"clean_score.{lang}": score, f"hard_examples.{lang}": len(subset)})
+                metrics[f"{target}.{lang}.reference_score"] = score
+                metrics[f"{target}.{lang}.hard_examples"] = len(subset)
+                metrics[f"{target}.{lang}.clean_examples"] = len(ds.df)
+                print(f"aflite: {target} {lang}: reference {score:.1f}, {len(subset)}/{len(ds.df)} hard")
+            tracking.log_metrics(root, ref.run_id, scores)
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     write_metrics(root, f"{NAME}.json", metrics, runs=runs)
+
+
+def independent_encoder(root: Path, params: dict, tok, out: Path) -> dict:
+    """Pretrain the reference encoder from `adversaries.aflite.encoder_seed` (same corpus, code and settings as
+    the pretrain stage) into `out`; returns its metrics."""
+    from ..pretraining import pretrain_aligned
+
+    langs = params["study"]["languages"]
+    prepared = root / "data" / "prepared" / "pretrain"
+    lexicon = read_parquet(prepared / "lexicon.parquet")
+    corpus = pd.concat([read_parquet(prepared / f"{lang}.parquet").assign(lang=lang) for lang in langs])
+    seed = params["adversaries"]["aflite"]["encoder_seed"]
+    encoder, _, losses, align = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, seed)
+    encoder.save_pretrained(str(out))
+    print(f"aflite: reference encoder pretrained from seed {seed} (mlm loss {sum(losses[-20:]) / 20:.3f})")
+    return {"reference_encoder_seed": seed, "reference_encoder_mlm_loss_final": sum(losses[-20:]) / len(losses[-20:]),
+            **{f"reference_encoder_align.{lang}.cosine_after": d["cosine_after"] for lang, d in align.items()}}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 
-from .. import config, dvclock, tasks, tracking
+from .. import config, dvclock, health, tasks, tracking
 from ..common import cells_of, target_dir, tokenizer
 from ..evaluation import evaluate_encoder, evaluate_model, load_eval_sets
 from ..finetuning import max_length
@@ -24,6 +24,20 @@ def cell_names(params: dict, arm: str) -> list[str]:
     """Names of the encoders of one arm (directory names under models/target/<arm>), from params alone."""
     labels = ["none"] if arm in tasks.CONTROLS else config.size_labels(params)
     return [f"{label}-s{seed}" for label in labels for seed in params["study"]["seeds"]]
+
+
+def training_record(root, info: dict) -> dict:
+    """The restarts and degenerate flags of a model's fine-tunings, as result columns: the target fine-tuning's
+    (from its model.json; none for retrieval targets) and the intermediate fine-tuning's (from the encoder's
+    run.json; none for the control arms)."""
+    out = {"target_restarts": int(info.get("restarts", 0)), "target_degenerate": bool(info.get("degenerate", False)),
+           "intermediate_restarts": 0, "intermediate_degenerate": False}
+    run_json = root / info["encoder_dir"] / "run.json" if info.get("encoder_dir") else None
+    if run_json is not None and run_json.exists():
+        rec = read_json(run_json)
+        out.update(intermediate_restarts=int(rec.get("restarts", 0)),
+                   intermediate_degenerate=bool(rec.get("degenerate", False)))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in models.values():
         if not (path / "model.json").exists():
             raise FileNotFoundError(f"{path}/model.json: target model missing (run `dvc repro target@{arm}`)")
+    rule = health.Rule.from_params(params)
     rows, preds = [], []
     metrics: dict = {}
     runs: dict = {}
@@ -80,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
                 info = json.loads((path / "model.json").read_text())
                 model = TaskModel.load(path)
                 res, pr = evaluate_model(model, target, sets[target], tok, max_length(params, target),
-                                         params["evaluate"]["batch_size"])
+                                         params["evaluate"]["batch_size"], rule=rule)
+                res = [{**r, **training_record(root, info)} for r in res]
                 record(cell, target, info, res, pr, target_run_id=info["mlflow_run_id"], params_extra={},
                        tags_extra={"target_run_id": info["mlflow_run_id"]})
                 zs = [r["score"] for r in res if r["language"] != "en" and r["subset"] == "clean"]
@@ -91,11 +107,13 @@ def main(argv: list[str] | None = None) -> None:
                 encoder = load_encoder(enc.encoder_dir)
                 info = {"train_size": enc.train_size, "size_label": enc.size_label, "seed": enc.seed,
                         "intermediate_run_id": enc.intermediate_run_id}
+                retrieval_record = training_record(root, {"encoder_dir": str(enc.encoder_dir.relative_to(root))})
             for target in retrieval:
                 layer = params["evaluate"]["retrieval_layer"]
                 res, pr = evaluate_encoder(encoder, target, sets[target], tok, layer=layer,
                                            max_length=max_length(params, target),
                                            batch_size=params["evaluate"]["batch_size"])
+                res = [{**r, **retrieval_record} for r in res]
                 record(cell, target, info, res, pr, target_run_id="", params_extra={"retrieval_layer": layer},
                        tags_extra={"encoder_dir": str(enc.encoder_dir.relative_to(root))})
                 zs = [r["score"] for r in res if r["subset"] == "clean"]

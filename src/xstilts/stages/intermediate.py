@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     # every input is read and checked before any training starts
     cells = [(label, seed, load_dataset(task, schema.subsample_path(root, task, label)))
              for label in config.size_labels(params) for seed in params["study"]["seeds"]]
-    from ..finetuning import hyper, train_task
+    from ..cellrun import train_cell
+    from ..finetuning import hyper
 
     metrics: dict = {}
     runs: dict = {}
@@ -49,30 +50,24 @@ def main(argv: list[str] | None = None) -> None:
             cell = f"{label}-s{seed}"
             run_params = {"intermediate_task": task, "train_size": len(train.df), "size_label": label, "seed": seed,
                           "learning_rate": lr, **hyper(params, task)}
-            with tracking.child_run(root, "intermediate", f"{task}-{cell}", params=run_params,
-                                    tags={"tune_run_id": tune_run}) as run:
-                run.dataset(train.df, f"{task}-{label}", train.path, train.md5, "training")
-                model, result, dev_score = train_task(
-                    control_encoder_dir(root, "baseline"), train, dev, tok, params, lr=lr, seed=seed,
-                    label=f"intermediate {task} {cell}", checkpoint=ckpts / cell,
-                    on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
-                run.params(result.runtime)
-                if result.resumed:
-                    run.tags({"resumed_epochs": result.resumed})
-                for epoch, loss in enumerate(result.losses):
-                    run.metrics({"train_loss": loss}, step=epoch)
-                run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second,
-                             "train_seconds": result.seconds})
-                info = {**run_params, "mlflow_run_id": run.run_id, "data_md5": train.md5, "parent_run_id": parent.run_id}
-                if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
-                    with atomic_path(intermediate_dir(root, task, label, seed)) as out:
-                        model.encoder.save_pretrained(str(out))
-                        (out / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-                    run.artifact(intermediate_dir(root, task, label, seed) / "run.json")  # resolved config
-                    print(f"intermediate: {task} {cell}: n={len(train.df)} dev={dev_score:.1f} ({result.seconds:.1f}s)")
-                metrics[f"{cell}.dev_score"] = dev_score
-                metrics[f"{cell}.train_size"] = len(train.df)
-                runs[f"{cell}.mlflow_run_id"] = run.run_id
+            out = train_cell(root, "intermediate", f"{task}-{cell}", encoder_dir=control_encoder_dir(root, "baseline"),
+                             train=train, dev=dev, tok=tok, params=params, lr=lr, seed=seed,
+                             label=f"intermediate {task} {cell}", run_params=run_params,
+                             dataset_name=f"{task}-{label}", tags={"tune_run_id": tune_run}, checkpoint=ckpts / cell)
+            info = {**run_params, **out.record(), "mlflow_run_id": out.run_id, "data_md5": train.md5,
+                    "parent_run_id": parent.run_id}
+            if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
+                with atomic_path(intermediate_dir(root, task, label, seed)) as dst:
+                    out.model.encoder.save_pretrained(str(dst))
+                    (dst / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+                tracking.log_artifact(root, out.run_id, intermediate_dir(root, task, label, seed) / "run.json")
+                flag = " DEGENERATE" if out.degenerate else ""
+                print(f"intermediate: {task} {cell}: n={len(train.df)} dev={out.dev_score:.1f} "
+                      f"restarts={out.restarts}{flag} ({out.result.seconds:.1f}s)")
+            metrics[f"{cell}.dev_score"] = out.dev_score
+            metrics[f"{cell}.train_size"] = len(train.df)
+            metrics.update(out.metrics(cell))
+            runs[f"{cell}.mlflow_run_id"] = out.run_id
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     if distributed.is_main():

@@ -13,9 +13,9 @@ import pandas as pd
 from .. import config, dvclock, tracking
 from ..common import arm_dir, tokenizer_dir
 from ..io import atomic_path, read_parquet, repo_root, write_metrics
-from ..modeling import MASK, PAD, SPECIALS, encoder_config, new_encoder, quiet_transformers, train_tokenizer
-from ..pretraining import align_embeddings, encode_corpus
-from ..training import mlm_pretrain, seed_everything
+from ..modeling import new_encoder, train_tokenizer
+from ..pretraining import pretrain_aligned
+from ..training import seed_everything
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,24 +31,12 @@ def main(argv: list[str] | None = None) -> None:
     lexicon = read_parquet(prepared / "lexicon.parquet")
     corpus = pd.concat([read_parquet(prepared / f"{lang}.parquet").assign(lang=lang) for lang in langs])
     t0 = time.time()
-    quiet_transformers()
-    from transformers import XLMRobertaForMaskedLM
-
     with atomic_path(tokenizer_dir(root)) as tok_out, atomic_path(arm_dir(root, "baseline")) as base_out, \
             atomic_path(arm_dir(root, "random")) as rand_out, \
             tracking.stage_run(root, "pretrain", "pretrain", params={"pretrain": p, "languages": params["languages"]}) as run:
         tok = train_tokenizer(sorted(set(lexicon.form)) + corpus.text.tolist(), tok_out, p["max_length"])
         vocab = tok.get_vocab()
-        cfg = encoder_config(len(vocab), p)
-        seed_everything(p["seed"])
-        mlm = XLMRobertaForMaskedLM(cfg)
-        ids = encode_corpus(tok, corpus.text.tolist(), p["max_length"])
-        losses = mlm_pretrain(mlm, ids, steps=p["mlm_steps"], batch_size=p["batch_size"], lr=p["learning_rate"],
-                              mask_prob=p["mlm_probability"], vocab_size=len(vocab), seed=p["seed"],
-                              special_max=len(SPECIALS) - 1, mask_id=MASK, pad_id=PAD)
-        encoder = mlm.roberta.cpu()
-        noise = {lang: params["languages"][lang]["align_noise"] for lang in langs[1:]}
-        align = align_embeddings(encoder.embeddings.word_embeddings.weight.data, vocab, lexicon, noise, p["seed"])
+        encoder, cfg, losses, align = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, p["seed"])
         encoder.save_pretrained(str(base_out))
         (base_out / "alignment.json").write_text(json.dumps(align, indent=2, sort_keys=True) + "\n")
         seed_everything(p["seed"] + 1)

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
                 load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
     cells = cells_of(root, params, arm)
-    from ..finetuning import hyper, train_task
+    from ..cellrun import train_cell
+    from ..finetuning import hyper
 
     metrics: dict = {}
     runs: dict = {}
@@ -50,29 +51,24 @@ def main(argv: list[str] | None = None) -> None:
                               "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
                               "target_task": target, "learning_rate": lr, "target_train_size": len(train.df),
                               **hyper(params, target)}
-                with tracking.child_run(root, "target", f"{arm}-{cell.name}-{target}", params=run_params,
-                                        tags={"intermediate_run_id": cell.intermediate_run_id,
-                                              "tune_run_id": tune_run}) as run:
-                    run.dataset(train.df, f"{target}-train", train.path, train.md5, "training")
-                    model, result, dev_score = train_task(
-                        cell.encoder_dir, train, dev, tok, params, lr=lr, seed=cell.seed,
-                        label=f"target {arm} {cell.name} {target}", checkpoint=ckpts / cell.name / target,
-                        on_eval=lambda epoch, score: run.metrics({"dev_score": score}, step=epoch))
-                    run.params(result.runtime)
-                    if result.resumed:
-                        run.tags({"resumed_epochs": result.resumed})
-                    for epoch, loss in enumerate(result.losses):
-                        run.metrics({"train_loss": loss}, step=epoch)
-                    run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second})
-                    if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
-                        with atomic_path(target_dir(root, arm, cell.name, target)) as out:
-                            model.save(out, {**run_params, "mlflow_run_id": run.run_id,
+                out = train_cell(root, "target", f"{arm}-{cell.name}-{target}", encoder_dir=cell.encoder_dir,
+                                 train=train, dev=dev, tok=tok, params=params, lr=lr, seed=cell.seed,
+                                 label=f"target {arm} {cell.name} {target}", run_params=run_params,
+                                 dataset_name=f"{target}-train",
+                                 tags={"intermediate_run_id": cell.intermediate_run_id, "tune_run_id": tune_run},
+                                 checkpoint=ckpts / cell.name / target)
+                if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
+                    with atomic_path(target_dir(root, arm, cell.name, target)) as dst:
+                        out.model.save(dst, {**run_params, **out.record(), "mlflow_run_id": out.run_id,
                                              "intermediate_run_id": cell.intermediate_run_id,
                                              "encoder_dir": str(cell.encoder_dir.relative_to(root))})
-                        run.artifact(target_dir(root, arm, cell.name, target) / "model.json")  # resolved config
-                        print(f"target: {arm} {cell.name} {target}: dev={dev_score:.1f} ({result.seconds:.1f}s)")
-                    metrics[f"{cell.name}.{target}.dev_score"] = dev_score
-                    runs[f"{cell.name}.{target}.mlflow_run_id"] = run.run_id
+                    tracking.log_artifact(root, out.run_id, target_dir(root, arm, cell.name, target) / "model.json")
+                    flag = " DEGENERATE" if out.degenerate else ""
+                    print(f"target: {arm} {cell.name} {target}: dev={out.dev_score:.1f} restarts={out.restarts}"
+                          f"{flag} ({out.result.seconds:.1f}s)")
+                metrics[f"{cell.name}.{target}.dev_score"] = out.dev_score
+                metrics.update(out.metrics(f"{cell.name}.{target}"))
+                runs[f"{cell.name}.{target}.mlflow_run_id"] = out.run_id
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     if distributed.is_main():

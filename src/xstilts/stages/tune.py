@@ -20,7 +20,7 @@ from ..common import control_encoder_dir, load_dataset, tokenizer, tuned_path
 from ..data import schema
 from ..data.subsample import subsample
 from ..finetuning import hyper, train_task
-from ..io import md5_file, repo_root, write_json, write_metrics
+from ..io import md5_file, repo_root, stable_seed, write_json, write_metrics
 
 
 def study_definition(root: Path, params: dict, task: str, train_md5: str, dev_md5: str) -> dict:
@@ -30,6 +30,11 @@ def study_definition(root: Path, params: dict, task: str, train_md5: str, dev_md
     return {"task": task, "train_md5": train_md5, "dev_md5": dev_md5, "encoder_md5": md5_file(encoder),
             "tune": {k: tu[k] for k in ("seed", "lr_low", "lr_high", "train_examples", "epochs", "pruner")},
             "finetune": hyper(params, task)}
+
+
+def sampler_seed(params: dict, task: str) -> int:
+    """The study's own sampler seed: tune.seed, the task's role and the task (each study its own proposals)."""
+    return stable_seed("tune-sampler", params["tune"]["seed"], tasks.get(task).role, task)
 
 
 def _redact(url: str) -> str:
@@ -61,7 +66,8 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
         def objective(lr, report, number):
             with tracking.child_run(root, "tune", f"{task}-trial-{number}",
                                     params={"task": task, "learning_rate": lr, "trial": number,
-                                            "seed": tu["seed"], "epochs": tu["epochs"],
+                                            "seed": tu["seed"], "sampler_seed": sampler_seed(params, task),
+                                            "epochs": tu["epochs"],
                                             "train_size": len(train.df)}, tags={"optuna_study": name}) as run:
                 trial_runs[number] = run.run_id
                 set_attr[number]("mlflow_run_id", run.run_id)
@@ -83,7 +89,7 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
             if rec.number in trial_runs:
                 tracking.tag_run(root, trial_runs[rec.number], {"trial_state": rec.state, "trial_reason": rec.reason})
 
-        res = tuning.search_lr(objective, seed=tu["seed"], n_trials=tu["n_trials"], lr_low=tu["lr_low"],
+        res = tuning.search_lr(objective, seed=sampler_seed(params, task), n_trials=tu["n_trials"], lr_low=tu["lr_low"],
                                lr_high=tu["lr_high"], pruner=tu["pruner"], study_name=name, storage=storage,
                                exclusive=not (worker or shared), on_start=on_start, on_trial=on_trial,
                                collect=not worker)
