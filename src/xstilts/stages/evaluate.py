@@ -30,13 +30,19 @@ def training_record(root, info: dict) -> dict:
     """The restarts and degenerate flags of a model's fine-tunings, as result columns: the target fine-tuning's
     (from its model.json; none for retrieval targets) and the intermediate fine-tuning's (from the encoder's
     run.json; none for the control arms)."""
+    def dev(rec: dict, key: str) -> float:
+        value = (rec.get("dev_health") or {}).get(key)
+        return float(value) if value is not None else float("nan")
+
     out = {"target_restarts": int(info.get("restarts", 0)), "target_degenerate": bool(info.get("degenerate", False)),
-           "intermediate_restarts": 0, "intermediate_degenerate": False}
+           "target_dev_score": dev(info, "score"), "target_dev_top_share": dev(info, "top_share"),
+           "intermediate_restarts": 0, "intermediate_degenerate": False, "intermediate_dev_score": float("nan")}
     run_json = root / info["encoder_dir"] / "run.json" if info.get("encoder_dir") else None
     if run_json is not None and run_json.exists():
         rec = read_json(run_json)
         out.update(intermediate_restarts=int(rec.get("restarts", 0)),
-                   intermediate_degenerate=bool(rec.get("degenerate", False)))
+                   intermediate_degenerate=bool(rec.get("degenerate", False)),
+                   intermediate_dev_score=dev(rec, "score"))
     return out
 
 
