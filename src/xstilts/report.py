@@ -18,8 +18,8 @@ zero-shot languages (every language but English) for the key ``<target>/<adversa
 ``<target>/<adversary>/<language>`` keeps one language; "pooled" is the per-model mean over all target tasks and
 adversaries. Only intermediate-task arms enter the correlations with ln(train_size): *across* tasks uses one
 point per task at its natural size ("full", mean over seeds); *within* tasks uses every size of every task (mean
-over seeds) with task fixed effects (see :mod:`xstilts.stats`). Confidence intervals come from a hierarchical
-bootstrap over seeds and paired test examples (:mod:`xstilts.paired`); p-values from permutations that respect
+over seeds) with task fixed effects (see :mod:`xstilts.analysis.stats`). Confidence intervals come from a hierarchical
+bootstrap over seeds and paired test examples (:mod:`xstilts.analysis.paired`); p-values from permutations that respect
 the design (sizes shuffled within task for the within analysis); Holm and Benjamini-Hochberg corrections are
 applied across the target task x language x adversary tests.
 
@@ -46,8 +46,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from xstilts import paired as paired_mod
-from xstilts import published, report_html, stats, tasks
+from xstilts import published, report_html, tasks
+from xstilts.analysis import paired as paired_mod
+from xstilts.analysis import stats
 
 TRAINING_LANGUAGE = "en"
 CLEAN = "clean"
