@@ -1,4 +1,5 @@
-"""Tests of xstilts.paired: per-pair values from predictions, the consistency check and the hierarchical bootstrap."""
+"""Tests of xstilts.analysis.paired: per-pair values from predictions, the consistency check and the hierarchical
+bootstrap."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from xstilts import metrics
-from xstilts import paired as PD
+from xstilts.analysis import paired as PD
 from xstilts import report as R
 
 from .report_data import ADVERSARY, NER, gold_loader, make_study

@@ -417,7 +417,7 @@ def test_html_is_self_contained(built_paired: tuple[dict, Path]) -> None:
 
 
 def test_markdown_to_html_escapes_and_refuses_unknown_images() -> None:
-    from xstilts import report_html as H
+    from xstilts.report import html as H
 
     assert H.inline("a <b> & `x<y>` **bold** *it*") == (
         "a &lt;b&gt; &amp; <code>x&lt;y&gt;</code> <strong>bold</strong> <em>it</em>")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from xstilts import stats as S
+from xstilts.analysis import stats as S
 
 N_SIMS = 400
 N_PERM = 199

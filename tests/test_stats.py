@@ -1,4 +1,5 @@
-"""Tests of xstilts.stats against scipy, statsmodels and numpy on fixed inputs, and designs with known answers."""
+"""Tests of xstilts.analysis.stats against scipy, statsmodels and numpy on fixed inputs, and designs with known
+answers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import statsmodels.formula.api as smf
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from xstilts import stats as S
+from xstilts.analysis import stats as S
 
 RNG_SEED = 12345
 

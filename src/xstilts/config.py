@@ -21,7 +21,7 @@ SOURCES = ("synthetic", "hub")
 HUB_SCHEMA = {"benchmark": str, "revisions": dict, "squad_version": str, "anli_composition": str,
               "model": {"id": str, "revision": str}}
 PRUNERS = ("median", "halving", "hyperband", "none")
-CORRECTIONS = ("holm", "bh")  # multiple-comparison corrections of the report (xstilts.stats.CORRECTIONS)
+CORRECTIONS = ("holm", "bh")  # multiple-comparison corrections of the report (xstilts.analysis.stats.CORRECTIONS)
 
 # key -> expected python type(s); nested dicts are walked; lists are checked by _check_list
 SCHEMA: dict[str, Any] = {

@@ -10,7 +10,8 @@ import argparse
 
 import pandas as pd
 
-from .. import config, dvclock, paired, provenance, published
+from .. import config, dvclock, provenance, published
+from ..analysis import paired
 from ..io import read_parquet, repo_root
 from ..report import CONTROL_ARMS, TRAINING_LANGUAGE, build_report
 

@@ -1,8 +1,8 @@
 """``correlation.html``: the markdown report as one self-contained HTML page, figures inline as base64 PNG.
 
-Only the markdown that :mod:`xstilts.report` writes is supported (headings, pipe tables, "- " lists, paragraphs,
-images on their own line, ``<details>``/``<summary>`` lines, inline code, bold and italic), so the HTML and the
-markdown always carry the same text. Every piece of text is HTML-escaped; the output is deterministic.
+Only the markdown that :mod:`xstilts.report.markdown` writes is supported (headings, pipe tables, "- " lists,
+paragraphs, images on their own line, ``<details>``/``<summary>`` lines, inline code, bold and italic), so the HTML
+and the markdown always carry the same text. Every piece of text is HTML-escaped; the output is deterministic.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ The resampling statistics (:func:`pearson_stat`, :func:`spearman_stat`, :func:`k
 :func:`slope_stat`) are vectorised over leading axes: they take arrays whose *last* axis holds the sample and
 return one value per leading index, so thousands of bootstrap or permutation replicates are evaluated in one
 call. Confidence intervals are percentile intervals of the statistic over replicate ``y`` vectors that the
-caller draws with the study's design (seeds and paired test examples, see :mod:`xstilts.paired`);
+caller draws with the study's design (seeds and paired test examples, see :mod:`xstilts.analysis.paired`);
 :func:`analyse` never resamples the points themselves as if they were independent.
 
 Model-based inference uses statsmodels: :func:`ols_fit` (across), :func:`fixed_effects_fit` (OLS with one

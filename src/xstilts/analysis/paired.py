@@ -17,7 +17,7 @@ per-example values are checked to reproduce every ``score`` and ``clean_score`` 
 Per replicate the degradation is then aggregated exactly like the point estimates of :mod:`xstilts.report`:
 mean over the zero-shot languages, mean over target tasks and adversaries ("pooled"), mean over the (resampled)
 seeds of a cell. :func:`replicates` yields, key by key, a ``(n_boot, n_cells)`` array per measure; the sum of
-pairs is a matrix product of multinomial counts (:func:`xstilts.stats.resample_counts`) with per-pair values.
+pairs is a matrix product of multinomial counts (:func:`xstilts.analysis.stats.resample_counts`) with per-pair values.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import metrics, stats, tasks
-from .data import schema
-from .io import stable_seed
+from .. import metrics, tasks
+from ..data import schema
+from ..io import stable_seed
+from . import stats
 
 PREDICTION_COLUMNS = ("arm", "cell", "target_task", "language", "subset", "id", "source_id", "prediction",
                       "example_score")

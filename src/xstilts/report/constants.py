@@ -1,0 +1,34 @@
+"""The report's fixed names: languages, subsets, arms, table keys, output file names and multiple-comparison
+families. Every other module of :mod:`xstilts.report` imports from here; this one imports nothing of the report."""
+
+from __future__ import annotations
+
+from ..analysis import paired as paired_mod
+
+TRAINING_LANGUAGE = "en"
+CLEAN = "clean"
+CONTROL_ARMS = ("baseline", "random")
+FULL = "full"
+POOLED = paired_mod.POOLED
+ALL_TARGETS = paired_mod.ALL_TARGETS
+MEASURES = paired_mod.MEASURES
+ANALYSES = ("across", "within")
+MODEL_KEYS = ["arm", "size_label", "train_size", "seed"]
+CELL_KEYS = ["arm", "size_label", "train_size"]
+REQUIRED_COLUMNS = (
+    "arm", "train_size", "size_label", "seed", "target_task", "language", "subset", "metric", "score",
+    "clean_score", "target_run_id", "intermediate_run_id",
+)
+FIGURES = {"scatter": "degradation_vs_size.png", "heatmap": "zero_shot_heatmap.png", "seeds": "seed_spread.png"}
+PLOTS_CSV = "plots/pooled_degradation.csv"
+HTML = "correlation.html"
+JSON_DIGITS = 10
+PNG_DPI = 110
+SCHEMA_VERSION = 2
+SMALL_N = 6
+"""Below this many points the answer warns that percentile intervals and rank statistics are coarse."""
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
+FAMILIES = {"per_language": 2, "per_pair": 1}
+"""Multiple-comparison families: the (target task, adversary, language) keys and the (target task, adversary)
+keys; each family is corrected for every measure x analysis x statistic separately."""
+PRIMARY_FAMILY = "per_language"

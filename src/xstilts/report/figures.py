@@ -1,0 +1,159 @@
+"""The report's figures (matplotlib, drawn without pyplot's global state): degradation vs train size, clean
+scores per arm and language, the seed spread; :func:`png_bytes` renders them without metadata (byte-stable)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from .constants import CELL_KEYS, CLEAN, CONTROL_ARMS, FULL, MODEL_KEYS, PNG_DPI, POOLED, TRAINING_LANGUAGE
+from .format import _key_label
+from .tables import analysis_keys, arm_order, language_order
+
+
+def _task_colours(tasks: Sequence[str]) -> dict[str, Any]:
+    """A fixed colour per intermediate task (tab10, or tab20 beyond ten tasks)."""
+    cmap = colormaps["tab10" if len(tasks) <= 10 else "tab20"]
+    return {t: cmap(i % cmap.N) for i, t in enumerate(sorted(tasks))}
+
+
+def degradation_figure(means: pd.DataFrame, measure: str = "absolute") -> Figure:
+    """Scatter of zero-shot degradation vs train size (log axis), one panel per target task × adversary (and
+    pooled), bootstrap error bars per point and a least-squares line per intermediate task."""
+    keys = analysis_keys(means, max_level=1)
+    inter = means[~means["arm"].isin(CONTROL_ARMS)]
+    tasks = sorted(set(inter["arm"]))
+    colours = _task_colours(tasks)
+    ncols = min(4, max(1, len(keys)))
+    nrows = max(1, math.ceil(len(keys) / ncols))
+    fig = Figure(figsize=(3.4 * ncols + 1.8, 2.9 * nrows + 0.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    ylabel = "degradation (points)" if measure == "absolute" else "relative degradation"
+    lo_col, hi_col = f"{measure}_ci_low", f"{measure}_ci_high"
+    for ax, key in zip(axes.flat, keys, strict=False):
+        sel = inter[inter["key"] == key]
+        for task in tasks:
+            pts = sel[sel["arm"] == task].sort_values("train_size")
+            pts = pts[np.isfinite(pts[measure]) & (pts["train_size"] > 0)]
+            ax.scatter(pts["train_size"], pts[measure], s=22, color=colours[task], label=task, zorder=3)
+            if lo_col in pts.columns:
+                ok = np.isfinite(pts[lo_col]) & np.isfinite(pts[hi_col])
+                if ok.any():
+                    yerr = np.vstack([(pts[measure] - pts[lo_col])[ok].clip(lower=0),
+                                      (pts[hi_col] - pts[measure])[ok].clip(lower=0)])
+                    ax.errorbar(pts["train_size"][ok], pts[measure][ok], yerr=yerr, fmt="none",
+                                ecolor=colours[task], elinewidth=0.8, alpha=0.7, zorder=2)
+            if pts["train_size"].nunique() >= 2:
+                b, a = np.polyfit(np.log(pts["train_size"]), pts[measure], 1)
+                xs = np.array([pts["train_size"].min(), pts["train_size"].max()], dtype=float)
+                ax.plot(xs, a + b * np.log(xs), color=colours[task], lw=1.2, alpha=0.8, zorder=2)
+        ref = means[(means["arm"] == "baseline") & (means["key"] == key)][measure]
+        if len(ref) and np.isfinite(ref.mean()):
+            ax.axhline(ref.mean(), color="0.45", ls="--", lw=1, label="baseline (no intermediate task)")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(_key_label(key) if key != POOLED else "pooled", fontsize=9)
+        ax.set_xlabel("intermediate training examples (log scale)", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, which="major", alpha=0.3)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="intermediate task",
+                   title_fontsize=8, frameon=False)
+    fig.suptitle("Zero-shot degradation (clean − adversarial, mean over non-English languages) vs English "
+                 "intermediate-task training-set size\nbars: 95% bootstrap interval (seeds and test examples); "
+                 "lines: per-task least-squares fit in ln(size)", fontsize=10)
+    return fig
+
+
+def seed_spread_figure(model_deg: pd.DataFrame, results: pd.DataFrame) -> Figure:
+    """Per model cell (arm × size), every seed's pooled zero-shot degradation and clean score, and their mean."""
+    pooled = model_deg[model_deg["key"] == POOLED]
+    clean = results[(results["subset"] == CLEAN) & (results["language"] != TRAINING_LANGUAGE)]
+    clean = clean.groupby(MODEL_KEYS, sort=True)["score"].mean().rename("clean").reset_index()
+    panels = [("pooled zero-shot degradation (points)", pooled, "absolute"),
+              ("zero-shot clean score (mean over targets and languages)", clean, "clean")]
+    order = {a: i for i, a in enumerate(arm_order(pooled["arm"]) if len(pooled) else [])}
+    cells = pooled[CELL_KEYS].drop_duplicates()
+    cells = cells.assign(_o=cells["arm"].map(order)).sort_values(["_o", "train_size", "size_label"], kind="stable")
+    labels = [a if a in CONTROL_ARMS else f"{a} {lab}"
+              for a, lab in zip(cells["arm"], cells["size_label"], strict=True)]
+    n_seeds = int(pooled.groupby(CELL_KEYS)["seed"].nunique().max()) if len(pooled) else 0
+    fig = Figure(figsize=(max(6.0, 0.28 * len(labels) + 2.5), 6.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 1, squeeze=False)[:, 0]
+    colours = {**_task_colours(sorted(set(cells["arm"]) - set(CONTROL_ARMS)) or ["-"]),
+               **{a: "0.35" for a in CONTROL_ARMS}}
+    for ax, (title, table, col) in zip(axes, panels, strict=True):
+        for i, (arm, label, size) in enumerate(cells[CELL_KEYS].itertuples(index=False)):
+            vals = table[(table["arm"] == arm) & (table["size_label"] == label) & (table["train_size"] == size)]
+            vals = vals.sort_values("seed")[col].to_numpy(dtype=float)
+            if vals.size:
+                offsets = np.linspace(-0.18, 0.18, vals.size) if vals.size > 1 else np.zeros(1)
+                ax.scatter(i + offsets, vals, s=14, color=colours[arm], zorder=3)
+                ax.hlines(np.nanmean(vals), i - 0.3, i + 0.3, color="0.2", lw=1.2, zorder=2)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(f"Seed spread per model cell (dots: seeds, {n_seeds} per cell at most; bar: mean)"
+                 + ("; one seed: no spread to show" if n_seeds <= 1 else ""), fontsize=10)
+    return fig
+
+
+def heatmap_figure(results: pd.DataFrame) -> Figure:
+    """Clean score per arm × language (one panel per target task); intermediate arms at size "full"."""
+    clean = results[(results["subset"] == CLEAN)
+                    & (results["arm"].isin(CONTROL_ARMS) | (results["size_label"] == FULL))]
+    table = clean.groupby(["target_task", "arm", "language"], sort=True)["score"].mean()
+    targets = sorted(set(clean["target_task"]))
+    arms = arm_order(clean["arm"])
+    langs = language_order(clean["language"])
+    panels = max(1, len(targets))
+    fig = Figure(figsize=((0.55 * len(langs) + 2.3) * panels, 0.38 * len(arms) + 1.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    for ax, target in zip(axes, targets, strict=False):
+        grid = np.array([[table.get((target, a, lg), np.nan) for lg in langs] for a in arms], dtype=float)
+        finite = grid[np.isfinite(grid)]
+        vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 100.0)
+        im = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1, aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):
+                light = (v - vmin) / ((vmax - vmin) or 1.0) < 0.6
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if light else "black")
+        ax.set_xticks(range(len(langs)), [lg + ("*" if lg == TRAINING_LANGUAGE else "") for lg in langs],
+                      fontsize=8)
+        ax.set_yticks(range(len(arms)), [a if a in CONTROL_ARMS else f"{a} (full)" for a in arms], fontsize=8)
+        metric = ", ".join(sorted(set(clean[clean["target_task"] == target]["metric"])))
+        ax.set_title(f"{target} ({metric})", fontsize=9)
+        ax.set_xlabel("evaluation language (* = training language)", fontsize=8)
+        ax.set_ylabel("arm", fontsize=8)
+        cbar = fig.colorbar(im, ax=ax, shrink=0.85)
+        cbar.set_label("clean score (%)", fontsize=8)
+        cbar.ax.tick_params(labelsize=7)
+    fig.suptitle("Clean test scores per arm and language (mean over seeds)", fontsize=10)
+    return fig
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """Render a figure to PNG bytes without software/time metadata (byte-stable)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    return buf.getvalue()

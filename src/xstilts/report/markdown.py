@@ -1,0 +1,349 @@
+"""``correlation.md``: one renderer per section (answer details, methods, baseline scores, adversaries, paper
+comparison, degradation, correlations, models with task effects, per-language tests, provenance) and
+:func:`render_markdown`, which puts them together with the figures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .constants import (
+    ANALYSES, CELL_KEYS, CLEAN, CONTROL_ARMS, CORRECTION_NAMES, FIGURES, MEASURES, POOLED, PRIMARY_FAMILY,
+    TRAINING_LANGUAGE,
+)
+from .correlate import _below
+from .format import _key_label, ci_per_doubling, fmt, fmt_ci, fmt_p, mark, md_table, per_doubling
+from .prose import describe_analysis
+from .tables import _display_sorted, _lookup, adversaries, analysis_keys, key_level, language_order, ordered_keys
+
+
+def details_markdown(corr: Mapping[str, Any]) -> str:
+    """Bullets for the pooled key: both measures and both analyses."""
+    if POOLED not in corr:
+        return "No pooled results."
+    lines = []
+    for measure in MEASURES:
+        label = ("Absolute degradation (points)" if measure == "absolute"
+                 else "Relative degradation (degradation / clean score)")
+        lines.append(f"*{label}.*")
+        lines += [f"- {describe_analysis(corr[POOLED][measure][a], measure)}" for a in ANALYSES]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def methods_markdown(rp: Mapping[str, Any], design: Mapping[str, Any], families: Mapping[str, Any]) -> str:
+    """How every number was computed, generated from the parameters and the design actually found."""
+    seeds = design.get("seeds_per_cell", [0, 0])
+    seed_text = f"{seeds[0]}" if seeds[0] == seeds[1] else f"{seeds[0]}–{seeds[1]}"
+    resampled = (
+        f"(1) the seeds of every model cell (intermediate task × size; {seed_text} per cell) with replacement and "
+        f"(2) the clean/adversarial example pairs of every test set (target task × language × adversary; "
+        f"{design.get('n_test_sets', 0)} sets, {design.get('n_pairs', 0):,} pairs), one draw per test set shared "
+        "by every model, the degradation being recomputed from the resampled pairs with the task metric "
+        "(seqeval F1 from per-sentence chunk counts)"
+        if design.get("examples_resampled") else
+        f"the seeds of every model cell ({seed_text} per cell) only: no per-example predictions were given, so "
+        "test-example noise is not in the intervals"
+    )
+    m = families.get(PRIMARY_FAMILY, {}).get("m", {}).get("absolute.within.pearson", 0)
+    m_pair = families.get("per_pair", {}).get("m", {}).get("absolute.within.pearson", 0)
+    return "\n".join([
+        "- **Degradation** = matched clean score − adversarial score (points); relative = degradation / matched "
+        "clean score. Averaged over the zero-shot languages (all but English), then over target tasks and "
+        "adversaries for \"pooled\", then over seeds.",
+        "- **x** = ln(intermediate training examples). *Across*: one point per intermediate task at its natural "
+        "size (confounded with task type). *Within*: every size of every task with task fixed effects (Pearson, "
+        "Spearman and the slope on values demeaned within task; Kendall's τ-b over pairs of models of the same "
+        "task).",
+        "- **Models with task effects** (statsmodels): OLS with one intercept per task (primary; t-based 95% CI) "
+        "and a linear mixed model with a random intercept per task (REML, Wald CI; it assumes intercepts "
+        "independent of size, which natural dataset sizes need not satisfy). Across: OLS.",
+        f"- **Hierarchical bootstrap** ({rp['n_bootstrap']} replicates, seed {rp['seed']}): resamples {resampled}. "
+        "x is fixed by design. Percentile 95% intervals. These intervals measure how much the points move with "
+        "the seeds and test examples, given the tasks and sizes; the model-based CIs also reflect how far the "
+        "models scatter around the fitted slope, and are the ones the answer uses for the size of the effect.",
+        f"- **Permutation tests** ({rp['n_permutations']} permutations, two-sided, p = (count + 1)/(permutations "
+        "+ 1)): across, ln(size) shuffled over tasks; within, shuffled within each task only.",
+        f"- **Multiple comparisons**: Holm (family-wise) and Benjamini–Hochberg (false discovery rate) over the "
+        f"{m} target task × adversary × language keys and, separately, over the {m_pair} target task × adversary "
+        f"keys, for every measure × analysis × statistic; the answer uses "
+        f"{CORRECTION_NAMES[rp['correction']]} at α = {fmt(rp['alpha'], 2)}. The pooled key is the single "
+        "pre-specified primary test and is not corrected.",
+    ])
+
+
+def baseline_markdown(ctrl: pd.DataFrame, checks: Mapping[str, Mapping[str, Any]]) -> str:
+    """Per target task: baseline vs random-init clean/adversarial scores, chance, and the computed checks."""
+    parts = []
+    for target in sorted(set(ctrl["target_task"])):
+        rows = ctrl[ctrl["target_task"] == target]
+        advs = adversaries(rows)  # only the adversaries this target task has
+        metric = ", ".join(sorted(set(rows["metric"])))
+        header = ["language", "baseline clean", *[f"baseline {a} (Δ)" for a in advs],
+                  "random clean", *[f"random {a} (Δ)" for a in advs], "chance"]
+        body = []
+        for lang in language_order(rows["language"]):
+            row = [lang + (" (train)" if lang == TRAINING_LANGUAGE else "")]
+            for arm in CONTROL_ARMS:
+                row.append(fmt(_lookup(rows, arm, target, lang, CLEAN, "score"), 1))
+                for adv in advs:
+                    score = _lookup(rows, arm, target, lang, adv, "score")
+                    delta = _lookup(rows, arm, target, lang, adv, "clean_score") - score
+                    row.append(f"{fmt(score, 1)} ({fmt(delta, 1)})")
+            row.append(fmt(_lookup(rows, "baseline", target, lang, CLEAN, "chance"), 1))
+            body.append(row)
+        c = checks.get(target, {})
+        check_line = (
+            f"Checks: every zero-shot language above chance {mark(c.get('above_chance'))} · English highest "
+            f"{mark(c.get('english_highest'))} · adversarial < matched clean "
+            f"{mark(c.get('adversarial_below_clean'))} ({c.get('n_adversarial_below_clean', 0)}/"
+            f"{c.get('n_adversarial', 0)}) · baseline above random-init control (zero-shot mean) "
+            f"{mark(c.get('above_random'))}"
+        )
+        parts.append(f"### {target} ({metric}, %)\n\n{md_table(header, body)}\n\n{check_line}")
+    intro = ("Mean over seeds. Δ = matched clean score − adversarial score (points). "
+             "\"random\" is the random-init encoder control.")
+    return intro + "\n\n" + "\n\n".join(parts)
+
+
+def adversaries_markdown(catalogue: Sequence[Mapping[str, Any]]) -> str:
+    """The adversaries of this run: kind, label contract, pairing and subset sizes."""
+    body = [[f"`{a['adversary']}`", a["kind"], a["paired_with"], a["label"],
+             ", ".join(f"{t} {lo}" + (f"–{hi}" if hi != lo else "") for t, (lo, hi) in a["examples"].items()),
+             a["description"]] for a in catalogue]
+    intro = ("Every adversarial example is scored against a clean example of the same language: perturbations "
+             "against the example they were built from, selections (real examples with a property, or that a "
+             "held-out reference model fails) against a label-matched unselected control. Examples = adversarial "
+             "examples per language (min–max over languages). Definitions: `xstilts.adversaries`; examples of each "
+             "adversary's output: README.")
+    return intro + "\n\n" + md_table(["adversary", "kind", "paired with", "gold label", "examples", "what it does"],
+                                       body, "llllll")
+
+
+def comparison_markdown(comp: Mapping[str, Any]) -> str:
+    """Our baseline and gains per target task next to the published numbers, with status flags."""
+
+    def pub(entry: Mapping[str, Any] | None, digits: int = 1) -> str:
+        if not entry:
+            return "–"
+        flag = "" if entry["status"] == "verified" else " (unverified)"
+        return f"{fmt(entry['value'], digits)} [{entry['source_key']}]{flag}"
+
+    lines = [f"**Status: {comp['status']}.**", ""]
+    body = []
+    for t in comp["targets"]:
+        p = t["published"]
+        gain = p.get("gain")
+        gain_text = (f"{fmt(gain['value'], 1)} ({gain['status']})" if gain else "–")
+        best = f"{t['best_arm']} {fmt(t['best_gain'], 1)}" if t["best_arm"] else "–"
+        task = f"{t['published_task']} ({t['published_metric']})" if t["published_task"] else "–"
+        body.append([t["target"], task, fmt(t["baseline"], 1), best, pub(p.get("xlmr")), pub(p.get("stilts")),
+                     pub(p.get("xstilts")), gain_text, t["comparable"]])
+    lines.append(md_table(
+        ["target", "published task", "ours: baseline", "ours: best task (gain)", "XLM-R Large",
+         "STILTs (Phang et al.)", "X-STILTs", "published gain (STILTs − XLM-R)", "comparable?"],
+        body, "ll" + "r" * 6 + "l"))
+    lines += ["", "Ours: clean score averaged over the evaluated languages (English included where evaluated) and "
+              "seeds; gain = intermediate task at its natural size − baseline (points)."]
+    arms = sorted({a for t in comp["targets"] for a in t["gains"]})
+    if arms:
+        rows = [[a, *[fmt(t["gains"].get(a), 1) for t in comp["targets"]]] for a in arms]
+        lines += ["", "Our gain of each intermediate task over the baseline, per target task (points; the published "
+                  "per-intermediate-task numbers are not available, see below):", "",
+                  md_table(["intermediate task", *[t["target"] for t in comp["targets"]]], rows)]
+    h = comp["headline"]
+    if h["published"]:
+        e = h["published"]
+        lines += ["", f"Headline: published {fmt(e['value'], 1)} points [{e['source_key']}, {e['status']}] "
+                  f"({h['definition']}); ours {fmt(h['ours'], 1)} points over {h['n_targets']} target tasks — "
+                  f"{h['comparable']}."]
+    others = comp.get("other_claims", [])
+    if others:
+        lines += ["", "Other published claims (not matched to a target task here):", "",
+                  md_table(["claim", "model", "split", "task", "metric", "value", "source", "status"],
+                           [[o["claim"], o["model"], o["split"], o["task"], o["metric"], fmt(o["value"], 1),
+                             o["source_key"], o["status"]] for o in others], "lllllrll")]
+    lines += ["", "Not available (GAP):", *[f"- {g}" for g in comp["gaps"]], "", "Sources:",
+              *[f"- **{k}**: {v}" for k, v in comp["references"].items()]]
+    return "\n".join(lines)
+
+
+def degradation_markdown(means: pd.DataFrame) -> str:
+    """Per target task: zero-shot degradation per arm × size and adversary; then the pooled table."""
+    sorted_means = _display_sorted(means)
+    keys = [k for k in analysis_keys(means, max_level=1) if k != POOLED]
+    targets = sorted({k.split("/", 1)[0] for k in keys})
+    models = sorted_means[CELL_KEYS].drop_duplicates()
+
+    def cell(sel: pd.DataFrame) -> str:
+        if not len(sel):
+            return "–"
+        rel = sel["relative"].iloc[0]
+        return f"{fmt(sel['absolute'].iloc[0], 2)} ({fmt(100 * rel, 1)}%)" if math.isfinite(rel) \
+            else fmt(sel["absolute"].iloc[0], 2)
+
+    def table(table_keys: list[str], names: list[str]) -> str:
+        body = []
+        for arm, label, size in models.itertuples(index=False):
+            sel = sorted_means[(sorted_means["arm"] == arm) & (sorted_means["size_label"] == label)
+                               & (sorted_means["train_size"] == size)]
+            body.append([arm, label, str(size) if arm not in CONTROL_ARMS else "–",
+                         *[cell(sel[sel["key"] == k]) for k in table_keys]])
+        return md_table(["arm", "size", "train size", *names], body, "lll" + "r" * len(names))
+
+    parts = [
+        "Zero-shot degradation = clean − adversarial score (points) and, in parentheses, relative to the "
+        "matched clean score; mean over the zero-shot languages, then over seeds. baseline/random rows are "
+        "references and do not enter the correlations. Per-point bootstrap intervals and the per-language values "
+        "are in correlation.json and plots/pooled_degradation.csv."
+    ]
+    for target in targets:
+        tkeys = [k for k in keys if k.split("/", 1)[0] == target]
+        parts.append(f"### {target}\n\n" + table(tkeys, [k.split("/", 1)[1] for k in tkeys]))
+    if POOLED in set(means["key"]):
+        parts.append("### pooled (mean over target tasks and adversaries)\n\n" + table([POOLED], [POOLED]))
+    return "\n\n".join(parts)
+
+
+def _stat_cell(res: Mapping[str, Any], name: str) -> str:
+    return f"{fmt(res[name])} {fmt_ci(res[f'{name}_ci'])}"
+
+
+def correlation_markdown(corr: Mapping[str, Any], rp: Mapping[str, Any]) -> str:
+    """Pearson, Spearman and Kendall with bootstrap CIs and permutation p-values, pooled and per (target,
+    adversary), with the per-pair family's adjusted p of Pearson r."""
+    method = rp["correction"]
+    body = []
+    for key in [k for k in ordered_keys(corr) if key_level(k) <= 1]:
+        for measure in MEASURES:
+            for analysis in ANALYSES:
+                res = corr[key][measure][analysis]
+                n = f"{res['n']}" + (f" ({res['n_groups']} tasks)" if res["n_groups"] is not None else "")
+                adj = res.get(f"pearson_p_{method}")
+                body.append([
+                    _key_label(key), measure, analysis, n,
+                    _stat_cell(res, "pearson"), fmt_p(res["pearson_p"]), "–" if adj is None else fmt_p(adj),
+                    _stat_cell(res, "spearman"), fmt_p(res["spearman_p"]),
+                    _stat_cell(res, "kendall"), fmt_p(res["kendall_p"]),
+                    f"{per_doubling(res['slope'], measure)} {ci_per_doubling(res['slope_ci'], measure)}",
+                    res["reason"] or "",
+                ])
+    header = ["key", "degradation", "analysis", "n", "Pearson r [95% CI]", "p", f"p ({CORRECTION_NAMES[method]})",
+              "Spearman ρ [95% CI]", "p", "Kendall τ [95% CI]", "p", "slope per doubling [95% CI]", "note"]
+    intro = (
+        "CIs: hierarchical bootstrap (see Methods); p: permutation tests; the adjusted p corrects over the "
+        "target task × adversary keys (the pooled key is the primary test and is not corrected)."
+    )
+    return intro + "\n\n" + md_table(header, body, "llll" + "r" * 8 + "l")
+
+
+def _fit_cell(fit: Mapping[str, Any] | None, measure: str) -> str:
+    if fit is None:
+        return "–"
+    if fit.get("reason"):
+        return f"n/a ({fit['reason']})"
+    flag = " (not converged)" if fit.get("converged") is False else ""
+    return (f"{per_doubling(fit['slope'], measure)} {ci_per_doubling(fit['ci'], measure)}, "
+            f"p = {fmt_p(fit['p'])}{flag}")
+
+
+def models_markdown(corr: Mapping[str, Any]) -> str:
+    """The slope on ln(size) per doubling from the models with task effects, pooled and per (target, adversary)."""
+    body, notes = [], []
+    for key in [k for k in ordered_keys(corr) if key_level(k) <= 1]:
+        for measure in MEASURES:
+            w, a = corr[key][measure]["within"], corr[key][measure]["across"]
+            mixed = w.get("mixed")
+            body.append([_key_label(key), measure, _fit_cell(w["model"], measure), _fit_cell(mixed, measure),
+                         fmt(mixed["group_var"], 3) if mixed and not mixed.get("reason") else "–",
+                         _fit_cell(a["model"], measure)])
+            for fit in (w["model"], mixed, a["model"]):
+                for note in (fit or {}).get("notes", []):
+                    notes.append(f"{_key_label(key)}, {measure}, {fit['method']}: {note}")
+    text = md_table(["key", "degradation", "within: OLS + task fixed effects [95% CI]",
+                     "within: MixedLM random intercept [95% CI]", "task intercept variance",
+                     "across: OLS [95% CI]"], body, "llrrrr")
+    if notes:
+        text += "\n\nNotes from the fits:\n\n" + "\n".join(f"- {n}" for n in notes)
+    return text
+
+
+def tests_markdown(corr: Mapping[str, Any], families: Mapping[str, Any], rp: Mapping[str, Any]) -> str:
+    """Every (target task, adversary, language) key: within-task Pearson r, permutation p, Holm and BH p."""
+    keys = families.get(PRIMARY_FAMILY, {}).get("keys", [])
+    if not keys:
+        return "No per-language keys."
+    alpha, method = rp["alpha"], rp["correction"]
+    body = []
+    for key in keys:
+        for measure in MEASURES:
+            res = corr[key][measure]["within"]
+            adj = res.get(f"pearson_p_{method}")
+            body.append([_key_label(key), measure, str(res["n"]), f"{fmt(res['pearson'])} {fmt_ci(res['pearson_ci'])}",
+                         fmt_p(res["pearson_p"]), fmt_p(res.get("pearson_p_holm")), fmt_p(res.get("pearson_p_bh")),
+                         "✓" if _below(adj, alpha) else "", res["reason"] or ""])
+    m = families[PRIMARY_FAMILY]["m"]
+    intro = (f"Within-task Pearson r per (target task, adversary, language). Family sizes: "
+             f"{m['absolute.within.pearson']} (absolute) and {m['relative.within.pearson']} (relative) tests. "
+             f"✓ = {CORRECTION_NAMES[method]}-adjusted p < {fmt(alpha, 2)}. Spearman, Kendall and the across-task "
+             "tests of every key, with their adjusted p-values, are in correlation.json.")
+    return intro + "\n\n" + md_table(["key", "degradation", "n", "r [95% CI]", "p", "p (Holm)", "p (BH)",
+                                      "significant", "note"], body, "llrrrrrll")
+
+
+def provenance_markdown(provenance: Mapping[str, Any]) -> str:
+    """Code, parameter and data versions, and the MLflow runs behind every model."""
+    head = md_table(["item", "value"], [
+        ["git commit", f"`{provenance.get('git_commit', 'unknown')}`"],
+        ["params.yaml sha256", f"`{provenance.get('params_sha256', 'unknown')}`"],
+    ], "ll")
+    data = sorted(provenance.get("data", []), key=lambda d: (d.get("path", ""), d.get("stage", "")))
+    data_rows = [[str(d.get("stage", "")), f"`{d.get('path', '')}`", f"`{d.get('md5', '')}`",
+                  "" if d.get("size") is None else str(d["size"])] for d in data]
+    data_table = md_table(["stage", "path", "md5", "bytes"], data_rows, "lllr") if data_rows \
+        else "No data outputs recorded in dvc.lock."
+    inputs = provenance.get("inputs", [])
+    inputs_table = (md_table(["file read by the report (not a stage output)", "md5"],
+                             [[f"`{i['path']}`", f"`{i['md5']}`"] for i in inputs], "ll") if inputs else "")
+    runs = provenance.get("runs", [])
+    run_cols = ["arm", "size_label", "seed", "target_task", "target_run_id", "intermediate_run_id"]
+    run_rows = [[str(r.get(c, "")) for c in run_cols] for r in runs]
+    runs_block = (f"<details><summary>{len(runs)} MLflow runs</summary>\n\n"
+                  + md_table(run_cols, run_rows, "l" * len(run_cols)) + "\n\n</details>")
+    sizes = provenance.get("sizes", [])
+    size_table = md_table(["intermediate task", "training examples (full)", "source", "variant"],
+                          [[s["task"], f"{s['train_examples']:,}", s["source"], s["variant"]] for s in sizes],
+                          "lrll") if sizes else "No intermediate-task sizes recorded."
+    parts = [head, "Intermediate training sets (the size variable):", size_table,
+             "Data (DVC-tracked outputs; `xstilts verify-report` checks them against dvc.lock):", data_table]
+    if inputs_table:
+        parts.append(inputs_table)
+    return "\n\n".join([*parts, runs_block])
+
+
+def render_markdown(report: Mapping[str, Any], ctrl: pd.DataFrame, means: pd.DataFrame) -> str:
+    """The full ``correlation.md`` text."""
+    rp = report["params"]
+    corr, fam = report["correlations"], report["families"]
+    sections = [
+        "# Intermediate-task training-set size vs zero-shot adversarial degradation",
+        "## Answer\n\n" + report["answer"],
+        "## Details\n\n" + details_markdown(corr),
+        "## Methods\n\n" + methods_markdown(rp, report["design"], fam),
+        "## Baseline zero-shot scores\n\n" + baseline_markdown(ctrl, report["baseline_checks"]),
+        "## Adversaries\n\n" + adversaries_markdown(report.get("adversaries", [])),
+        "## Comparison with the published numbers\n\n" + comparison_markdown(report["comparison"]),
+        "## Degradation\n\n" + degradation_markdown(means),
+        "## Correlation with log(train size)\n\n" + correlation_markdown(corr, rp),
+        "## Models with task effects\n\n" + models_markdown(corr),
+        "## Per-language tests and multiple comparisons\n\n" + tests_markdown(corr, fam, rp),
+        "## Figures\n\n"
+        f"![Zero-shot degradation vs intermediate training-set size]({FIGURES['scatter']})\n\n"
+        f"![Zero-shot clean scores per arm and language]({FIGURES['heatmap']})\n\n"
+        f"![Seed spread of the pooled degradation and clean score]({FIGURES['seeds']})",
+        "## Provenance\n\n" + provenance_markdown(report["provenance"]),
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,75 @@
+"""The report files: :func:`build_report` computes the report (:func:`xstilts.report.compute.compute_report`),
+renders the markdown, the HTML, the figures and the plots CSV, and writes every file atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..analysis import paired as paired_mod
+from . import html as report_html
+from .compute import TABLES, compute_report
+from .constants import FIGURES, HTML, PLOTS_CSV
+from .figures import degradation_figure, heatmap_figure, png_bytes, seed_spread_figure
+from .format import dumps, plots_csv
+from .markdown import render_markdown
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file in ``path``'s directory, fsync it, then ``os.replace`` it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_report(
+    results: pd.DataFrame,
+    provenance: dict[str, Any],
+    params: dict[str, Any],
+    out_dir: Path,
+    *,
+    predictions: pd.DataFrame | None = None,
+    gold: paired_mod.GoldLoader | None = None,
+    reference: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Compute every table and statistic, write the report files into ``out_dir``, return the report.
+
+    ``predictions`` (the per-example predictions of every arm) lets the bootstrap resample paired test
+    examples; ``gold`` supplies gold tags for seqeval-F1 targets; ``reference`` is the published-numbers table
+    (:func:`xstilts.published.load_reference`; None = an empty comparison). The returned dict is exactly what
+    ``correlation.json`` holds (after JSON conversion): ``schema``, ``params``, ``inputs``, ``design``,
+    ``answer``, ``baseline``, ``baseline_checks``, ``adversaries``, ``comparison``, ``degradation``, ``correlations``
+    (``{key: {measure: {analysis: ...}}}``), ``families``, ``metrics``, ``figures`` and ``provenance``.
+    """
+    out_dir = Path(out_dir)
+    report = compute_report(results, predictions, gold, reference, params=params, provenance=provenance)
+    tables = report.pop(TABLES)
+    df, ctrl, model_deg, means = tables["results"], tables["ctrl"], tables["model_deg"], tables["means"]
+    images = {
+        FIGURES["scatter"]: png_bytes(degradation_figure(means)),
+        FIGURES["heatmap"]: png_bytes(heatmap_figure(df)),
+        FIGURES["seeds"]: png_bytes(seed_spread_figure(model_deg, df)),
+    }
+    markdown = render_markdown(report, ctrl, means)
+    for name, data in images.items():
+        atomic_write_bytes(out_dir / name, data)
+    atomic_write_bytes(out_dir / PLOTS_CSV, plots_csv(means))
+    atomic_write_bytes(out_dir / "correlation.md", markdown.encode())
+    atomic_write_bytes(out_dir / HTML, report_html.render(markdown, images,
+                                                          title="xstilts: size vs zero-shot degradation").encode())
+    atomic_write_bytes(out_dir / "metrics.json", dumps(report["metrics"]).encode())
+    atomic_write_bytes(out_dir / "correlation.json", dumps(report).encode())
+    return report
