@@ -57,12 +57,20 @@ def smoke_repo(tmp_path_factory) -> Path:
 def test_repro_writes_report_with_signal(smoke_repo):
     params = yaml.safe_load((smoke_repo / "params.yaml").read_text())
     md = (smoke_repo / "reports" / "correlation.md").read_text()
-    for section in ("## Answer", "## Baseline zero-shot scores", "## Degradation", "## Provenance"):
+    for section in ("## Answer", "## Model health", "## Sensitivity of the primary slope",
+                    "## Robustness separated from clean accuracy", "## Baseline zero-shot scores", "## Degradation",
+                    "## Provenance"):
         assert section in md
-    for png in ("degradation_vs_size.png", "zero_shot_heatmap.png", "seed_spread.png"):
+    pngs = ("sensitivity.png", "degradation_vs_size.png", "model_health.png", "zero_shot_heatmap.png",
+            "seed_spread.png")
+    for png in pngs:
         assert (smoke_repo / "reports" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (smoke_repo / "reports" / "correlation.html").read_text()
-    assert "<h2>Answer</h2>" in html and html.count("data:image/png;base64,") == 3
+    assert "<h2>Answer</h2>" in html and html.count("data:image/png;base64,") == len(pngs)
+    # every fine-tuned model records its attempts (the smoke profile allows one restart), and the report counts them
+    for model_json in (smoke_repo / "models" / "target").rglob("model.json"):
+        rec = json.loads(model_json.read_text())
+        assert len(rec["attempts"]) == rec["restarts"] + 1 <= 2 and isinstance(rec["degenerate"], bool)
     assert (smoke_repo / "reports" / "plots" / "pooled_degradation.csv").read_text().startswith("arm,size_label")
     report = json.loads((smoke_repo / "reports" / "correlation.json").read_text())
     assert report["design"]["examples_resampled"] is True  # the stage resamples paired test examples
@@ -168,8 +176,11 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
             return out.get("runs", [])
         def kv(run, field):
             return {d["key"]: d["value"] for d in run["data"].get(field, [])}
-        inter = [r for r in runs("intermediate") if "intermediate_task" in kv(r, "params")]
-        assert len(inter) == 2 * 3  # 2 tasks x 3 sizes x 1 seed
+        every = [r for r in runs("intermediate") if "intermediate_task" in kv(r, "params")]
+        assert all(kv(r, "tags")["outcome"] == "healthy" or kv(r, "tags")["outcome"].startswith("degenerate")
+                   for r in every)  # every attempt is a run with its outcome
+        inter = [r for r in every if kv(r, "params")["attempt"] == "0"]
+        assert len(inter) == 2 * 3  # 2 tasks x 3 sizes x 1 seed (first attempts; restarts are extra runs)
         for r in inter:
             p, m, t = kv(r, "params"), kv(r, "metrics"), kv(r, "tags")
             assert {"intermediate_task", "train_size", "seed", "learning_rate"} <= set(p)
@@ -177,7 +188,7 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
             assert t["git_commit"] not in ("", "unknown") and t["dvc_stage"].startswith("intermediate@")
             assert any(k.startswith("data.") and k.endswith(".md5") for k in t)
             assert t.get("mlflow.parentRunId")
-        targets = [r for r in runs("target") if "target_task" in kv(r, "params")]
+        targets = [r for r in runs("target") if "target_task" in kv(r, "params") and kv(r, "params")["attempt"] == "0"]
         assert len(targets) == (2 * 3 + 1) * 3  # (cells + baseline) x 3 target tasks
         assert {kv(r, "params")["target_task"] for r in targets} == {"xnli", "xquad", "panx"}
         trials = [r for r in runs("tune") if "trial" in kv(r, "params")]

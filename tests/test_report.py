@@ -39,6 +39,7 @@ TASK_INTERCEPT = {"anli": 0.0, "mnli": 4.0, "qqp": -2.0}
 FULL_SIZE = {"anli": 2400, "mnli": 3200, "qqp": 1000}
 SIZES = (200, 600)
 SLOPE = 1.5  # points of degradation per unit of ln(train size), identical in every task
+PER_DOUBLING = SLOPE * math.log(2)  # the report's slopes are on log2(size): points per doubling
 SEED_NOISE = {1: 0.5, 2: -0.5}  # cancels in the seed mean
 MATCHED_CLEAN_OFFSET = 1.0  # matched clean examples score 1 point above the whole clean set
 ADVERSARY = "char_noise"
@@ -129,8 +130,10 @@ def test_files_and_sections(built: tuple[dict, Path]) -> None:
     md = (out / "correlation.md").read_text()
     for heading in ("## Answer", "## Details", "## Methods", "## Baseline zero-shot scores", "## Adversaries",
                     "## Comparison with the published numbers", "## Degradation",
-                    "## Correlation with log(train size)", "## Models with task effects",
-                    "## Per-language tests and multiple comparisons", "## Figures", "## Provenance"):
+                    "## Correlation with log2(train size)", "## Models with task effects (slopes per doubling)",
+                    "## Per-language tests and multiple comparisons", "## Key figures", "## More figures",
+                    "## Model health", "## Sensitivity of the primary slope (points per doubling)",
+                    "## Robustness separated from clean accuracy (slopes per doubling)", "## Provenance"):
         assert heading in md
     assert "](degradation_vs_size.png)" in md and "](zero_shot_heatmap.png)" in md and "](seed_spread.png)" in md
     assert (out / "degradation_vs_size.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -176,16 +179,16 @@ def test_correlations_have_known_answers(built: tuple[dict, Path]) -> None:
     assert within["n"] == 9 and within["n_groups"] == 3
     assert within["pearson"] == pytest.approx(1.0) and within["spearman"] == pytest.approx(1.0)
     assert within["kendall"] == pytest.approx(1.0)
-    assert within["slope"] == pytest.approx(SLOPE)
-    assert within["model"]["slope"] == pytest.approx(SLOPE) and within["model"]["se"] == pytest.approx(0, abs=1e-9)
+    assert within["slope"] == pytest.approx(PER_DOUBLING)
+    assert within["model"]["slope"] == pytest.approx(PER_DOUBLING) and within["model"]["se"] == pytest.approx(0, abs=1e-9)
     assert within["model"]["method"] == "OLS with task fixed effects"
     # no predictions: only the seeds are resampled; their +-0.5 noise moves every cell, so the CI has width
     assert report["design"]["examples_resampled"] is False and report["design"]["seeds_per_cell"] == [2, 2]
     lo, hi = within["slope_ci"]
-    assert lo < SLOPE < hi and hi - lo > 0.1
+    assert lo < PER_DOUBLING < hi and hi - lo > 0.1
     assert within["pearson_p"] < 0.05
     across = corr["pooled"]["absolute"]["across"]
-    x = [math.log(FULL_SIZE[t]) for t in sorted(FULL_SIZE)]
+    x = [math.log2(FULL_SIZE[t]) for t in sorted(FULL_SIZE)]
     y = [TASK_INTERCEPT[t] + SLOPE * math.log(FULL_SIZE[t]) for t in sorted(FULL_SIZE)]
     assert across["n"] == 3 and across["n_groups"] is None
     assert across["pearson"] == pytest.approx(sps.pearsonr(x, y).statistic, abs=1e-8)
@@ -193,7 +196,8 @@ def test_correlations_have_known_answers(built: tuple[dict, Path]) -> None:
     assert across["slope"] == pytest.approx(sps.linregress(x, y).slope, abs=1e-8)
     metrics = json.loads((built[1] / "metrics.json").read_text())
     assert metrics["pooled.within.pearson"] == pytest.approx(1.0)
-    assert metrics["pooled.within.slope"] == pytest.approx(SLOPE)
+    assert metrics["pooled.within.slope_per_doubling"] == pytest.approx(PER_DOUBLING)
+    assert metrics["pooled.within.fe_slope_per_doubling"] == pytest.approx(PER_DOUBLING)
     assert metrics["pooled.across.spearman"] == pytest.approx(1.0)
     assert "pooled.relative.within.pearson" in metrics
 
@@ -243,13 +247,16 @@ def test_answer_is_generated_from_numbers(built: tuple[dict, Path]) -> None:
     within = report["correlations"]["pooled"]["absolute"]["within"]
     fe = within["model"]
     assert answer.startswith("Yes: within an intermediate task")  # exact positive slope
-    assert f"{R.fmt(fe['slope'] * math.log(2))} points per doubling" in answer
+    assert f"{R.fmt(fe['slope'])} points per doubling" in answer
     assert f"95% CI {R.ci_per_doubling(fe['ci'], 'absolute')}" in answer
     assert f"permutation p = {R.fmt_p(within['pearson_p'])}" in answer
     assert f"Pearson r = {R.fmt(within['pearson'])}" in answer and "Kendall τ" in answer
-    assert "over 9 models of 3 tasks" in answer and "(n = 3, confounded with task type)" in answer
+    assert "9 models of 3 tasks" in answer and "(n = 3, confounded with task type)" in answer
+    assert "bootstrap over models within task, seeds and test examples" in answer  # the full-variance interval
+    assert "Measurement noise alone" in answer and "is not the slope's uncertainty" in answer
     assert "Holm correction over the 4 target task × adversary × language tests" in answer
-    assert "\n" not in answer  # one paragraph
+    lead, bullets = answer.split("\n\n", 1)  # a lead paragraph, then bullets
+    assert "\n" not in lead and all(line.startswith("- **") for line in bullets.splitlines())
     assert answer in (out / "correlation.md").read_text()
     details = (out / "correlation.md").read_text().split("## Details")[1]
     assert "**Within tasks**" in details and "**Across tasks**" in details
@@ -373,10 +380,10 @@ def test_paired_report_recovers_the_planted_slope(built_paired: tuple[dict, Path
     assert design["n_pairs"] == 4 * RD.N_EXAMPLES and design["seeds_per_cell"] == [2, 2]
     # xnli's degradation is the planted one in expectation: the fixed-effects slope recovers it
     fe = report["correlations"][f"xnli/{ADVERSARY}"]["absolute"]["within"]["model"]
-    assert abs(fe["slope"] - RD.SLOPE_POINTS) < 3 * fe["se"]
+    assert abs(fe["slope"] - RD.SLOPE_POINTS * math.log(2)) < 3 * fe["se"]  # planted per ln(size); x is log2
     assert fe["ci"][0] > 0
     assert report["answer"].startswith("Yes: within an intermediate task")
-    assert "seeds-and-test-examples bootstrap CI" in report["answer"]
+    assert "Measurement noise alone (the seeds-and-test-examples bootstrap" in report["answer"]
     # every intermediate point carries its own bootstrap interval around it
     rows = [r for r in report["degradation"] if r["arm"] != "baseline"]
     assert rows and all(r["absolute_ci_low"] <= r["absolute"] <= r["absolute_ci_high"] for r in rows)
@@ -431,7 +438,7 @@ def test_plots_csv(built: tuple[dict, Path]) -> None:
     _, out = built
     df = pd.read_csv(out / R.PLOTS_CSV)
     assert len(df) == 9 and set(df["arm"]) == set(FULL_SIZE)
-    assert df["log_train_size"].to_numpy() == pytest.approx(np.log(df["train_size"].to_numpy()))
+    assert df["log2_train_size"].to_numpy() == pytest.approx(np.log2(df["train_size"].to_numpy()))
     row = df[(df["arm"] == "anli") & (df["size_label"] == "200")].iloc[0]
     assert row["absolute"] == pytest.approx(1.5 * math.log(200) + 3.0 + 2.0)
     assert row["absolute_ci_low"] <= row["absolute"] <= row["absolute_ci_high"]

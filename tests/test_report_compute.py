@@ -2,13 +2,13 @@
 
 Two intermediate tasks x three sizes (the third is the natural size, "full"), one seed, the baseline control, one
 target task (xnli) with one adversary, English plus one zero-shot language. The zero-shot degradations are chosen
-so that the within-task numbers have a closed form: with ln(size) equally spaced by ln 10 inside each task,
+so that the within-task numbers have a closed form: with log2(size) equally spaced by log2 10 inside each task,
 
 * anli (100, 1000, 10000): degradation 1, 2, 6 (task mean 3: deviations -2, -1, 3);
 * mnli (200, 2000, 20000): degradation 3, 5, 4 (task mean 4: deviations -1, 1, 0);
 
-so the OLS slope with task fixed effects is sum(dx dy) / sum(dx^2) = 6 ln 10 / (4 ln^2 10) = 1.5 / ln 10 per unit of
-ln(size), and the within-task Pearson r is 6 ln 10 / sqrt(4 ln^2 10 * 16) = 0.75. English rows get degradations
+so the OLS slope with task fixed effects is sum(dx dy) / sum(dx^2) = 6 log2 10 / (4 log2^2 10) = 1.5 / log2 10
+points per doubling, and the within-task Pearson r is 6 log2 10 / sqrt(4 log2^2 10 * 16) = 0.75. English rows get degradations
 that would change both if they were (wrongly) counted.
 """
 
@@ -40,13 +40,14 @@ CELLS = [  # arm, train_size, size_label, zero-shot degradation, English degrada
     ("mnli", 2000, "2000", 5.0, 7.0),
     ("mnli", 20000, "full", 4.0, 2.0),
 ]
-WITHIN_SLOPE = 1.5 / math.log(10)
+WITHIN_SLOPE = 1.5 / math.log2(10)  # per doubling (x = log2 size)
 WITHIN_PEARSON = 0.75
 PARAMS = {"study": {"source": "synthetic"},
           "report": {"seed": 1, "n_bootstrap": 20, "n_permutations": 19, "alpha": 0.05, "correction": "holm"}}
 PROVENANCE = {"git_commit": "abc123", "params_sha256": "0" * 64, "data": [], "runs": []}
 JSON_KEYS = {"schema", "params", "inputs", "design", "answer", "baseline", "baseline_checks", "adversaries",
-             "comparison", "degradation", "correlations", "families", "metrics", "figures", "provenance"}
+             "comparison", "degradation", "correlations", "families", "metrics", "figures", "provenance", "health",
+             "sensitivity", "secondary", "units"}
 
 
 def make_results() -> pd.DataFrame:
@@ -87,7 +88,7 @@ def test_compute_report_is_pure_and_has_the_report_keys(no_io: None) -> None:
     out = R.compute_report(results, params=PARAMS, provenance=PROVENANCE)
     pd.testing.assert_frame_equal(results, before)  # the input is not modified
     assert set(out) == JSON_KEYS | {"tables"}
-    assert set(out["tables"]) == {"results", "ctrl", "model_deg", "means"}
+    assert set(out["tables"]) == {"results", "results_all", "ctrl", "model_deg", "means", "health"}
     assert all(isinstance(t, pd.DataFrame) for t in out["tables"].values())
     report = {k: v for k, v in out.items() if k != "tables"}
     json.dumps(report, allow_nan=False)  # already JSON: NaN became None
@@ -115,13 +116,13 @@ def test_within_task_slope_and_correlation_computed_by_hand(no_io: None) -> None
         across = out["correlations"][key]["absolute"]["across"]
         assert across["n"] == 2 and across["reason"] == "n=2 < 3"  # two tasks at "full": too few points
     metrics = out["metrics"]
-    assert metrics["pooled.within.fe_slope"] == pytest.approx(WITHIN_SLOPE, abs=1e-9)
+    assert metrics["pooled.within.fe_slope_per_doubling"] == pytest.approx(WITHIN_SLOPE, abs=1e-9)
     assert metrics["pooled.within.pearson"] == pytest.approx(WITHIN_PEARSON, abs=1e-9)
     assert metrics["pooled.within.n"] == 6.0 and "pooled.across.pearson" not in metrics  # NaN is left out
     assert metrics["baseline.zero_shot.clean"] == 70.0 and metrics["baseline.en.clean"] == 80.0
     assert metrics["baseline.zero_shot.degradation"] == 2.5
-    # per doubling: 1.5 ln 2 / ln 10 = 0.45 points
-    assert f"{R.fmt(WITHIN_SLOPE * math.log(2))} points per doubling" in out["answer"]
+    # per doubling: 1.5 / log2 10 = 0.45 points
+    assert f"{R.fmt(WITHIN_SLOPE)} points per doubling" in out["answer"]
     rows = {(r["arm"], r["size_label"], r["key"]): r for r in out["degradation"]}
     assert rows[("anli", "1000", "pooled")]["absolute"] == pytest.approx(2.0)
     assert rows[("anli", "1000", "pooled")]["relative"] == pytest.approx(2.0 / 70.0)

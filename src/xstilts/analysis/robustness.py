@@ -59,6 +59,9 @@ def covariate_fit(x: npt.ArrayLike, covariate: npt.ArrayLike, y: npt.ArrayLike, 
                 "covariate_slope": float("nan")}
     dummies = (codes[:, None] == np.arange(k)[None, :]).astype(np.float64)
     design = np.column_stack([xa, ca, dummies])
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        return {**stats._empty_fit(method, int(xa.size), k, "size, clean score and task intercepts are collinear"),
+                "covariate_slope": float("nan")}
     with np.errstate(all="ignore"):
         fit = sm.OLS(ya, design).fit()
         ci = np.asarray(fit.conf_int(alpha=1.0 - level))[0]

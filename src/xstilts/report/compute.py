@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import published
@@ -17,6 +18,10 @@ from .constants import CONTROL_ARMS, FIGURES, SCHEMA_VERSION, TRAINING_LANGUAGE
 from .correlate import apply_corrections, correlations, design_data, design_info, headline_metrics
 from .format import dumps
 from .prose import answer_paragraph
+from .health import exclude, flagged_models, health_table
+from .health import summary as health_summary
+from .robustness import secondary
+from .sensitivity import sensitivity, survives
 from .tables import (
     adversaries, adversary_catalogue, arm_order, baseline_checks, baseline_summary, control_scores,
     degradation_summary, language_order, model_degradation, seed_mean, validate_results,
@@ -29,7 +34,7 @@ def report_params(params: Mapping[str, Any]) -> dict[str, Any]:
         rep, source = params["report"], params["study"]["source"]
         out = {"n_bootstrap": int(rep["n_bootstrap"]), "n_permutations": int(rep["n_permutations"]),
                "seed": int(rep["seed"]), "alpha": float(rep["alpha"]), "correction": str(rep["correction"]),
-               "source": str(source)}
+               "exclude_degenerate": bool(rep.get("exclude_degenerate", True)), "source": str(source)}
     except KeyError as exc:
         raise ValueError(f"params.yaml: missing key {exc.args[0]!r} (the report reads report.n_bootstrap, "
                          "report.n_permutations, report.seed, report.alpha, report.correction and study.source)"
@@ -40,6 +45,42 @@ def report_params(params: Mapping[str, Any]) -> dict[str, Any]:
     if not 0.0 < out["alpha"] < 0.5:
         raise ValueError(f"params.yaml: `report.alpha` = {out['alpha']} must be in (0, 0.5)")
     return out
+
+
+def model_selected_adversaries(names) -> list[str]:
+    """The adversaries whose subsets a model selects (``aflite``): the sensitivity analysis leaves them out."""
+    from ..adversaries import MODEL, REGISTRY
+
+    return sorted(n for n in names if n in REGISTRY and REGISTRY[n].kind == MODEL)
+
+
+def robustness_metrics(sens: Mapping[str, Any], second: Mapping[str, Any], health: Mapping[str, Any]
+                       ) -> dict[str, float]:
+    """Flat headline numbers of the health, sensitivity and secondary sections (slopes per doubling)."""
+    out: dict[str, float] = {
+        "health.models_flagged": float(len(health["flagged"])),
+        "health.models_excluded": float(len(health["excluded"])),
+        "health.target_restarts": float(health["target_restarts"]),
+        "health.intermediate_restarts": float(health["intermediate_restarts"]),
+        "primary.within.cluster_bootstrap_ci_low": sens["cluster_bootstrap_ci"][0],
+        "primary.within.cluster_bootstrap_ci_high": sens["cluster_bootstrap_ci"][1],
+    }
+    for row in sens["variants"]:
+        name = {"every model included": "all_models"}.get(row["label"], "without_model_selected")
+        out[f"sensitivity.{name}.fe_slope_per_doubling"] = row["slope"]
+        out[f"sensitivity.{name}.fe_slope_p"] = row["p"]
+    for key, name in (("leave_one_model_out", "loo_model"), ("leave_one_task_out", "loo_task")):
+        summ = sens[key]["summary"]
+        out[f"sensitivity.{name}.slope_per_doubling_min"] = summ["min"]
+        out[f"sensitivity.{name}.slope_per_doubling_max"] = summ["max"]
+        out[f"sensitivity.{name}.significant_same_sign"] = float(summ["significant"])
+        out[f"sensitivity.{name}.n"] = float(summ["n"])
+    for key, name in (("label_matched_pooled", "label_matched"), ("effective_robustness", "effective_robustness"),
+                      ("clean_covariate", "clean_covariate")):
+        unit = "logit_per_doubling" if name == "effective_robustness" else "per_doubling"
+        out[f"secondary.{name}.fe_slope_{unit}"] = second[key]["slope"]
+        out[f"secondary.{name}.fe_slope_p"] = second[key]["p"]
+    return {k: float(v) for k, v in sorted(out.items()) if v is not None and np.isfinite(v)}
 
 
 TABLES = "tables"
@@ -65,18 +106,35 @@ def compute_report(
     the figures are drawn from: ``results`` (the validated results table), ``ctrl`` (:func:`control_scores`),
     ``model_deg`` (:func:`model_degradation`) and ``means`` (seed means with each point's bootstrap CI).
     """
-    df = validate_results(results)
+    df_all = validate_results(results)
     rp = report_params(params)
-    ctrl = control_scores(df)
+    ctrl = control_scores(df_all)
+    health_rows = health_table(df_all)
+    flagged = flagged_models(health_rows)
+    excluded = [f for f in flagged if not f["control"]] if rp["exclude_degenerate"] else []
+    df = exclude(df_all, excluded)
+    if predictions is not None and excluded:
+        predictions = exclude(predictions, excluded, cell_column="cell")
     model_deg = model_degradation(df)
     design = design_data(df, predictions, gold)
-    corr, means = correlations(seed_mean(model_deg), design, rp)
+    keep: dict[str, Any] = {}
+    corr, means = correlations(seed_mean(model_deg), design, rp, keep=keep)
     families = apply_corrections(corr)
     checks = baseline_checks(ctrl)
     ref = reference if reference is not None else pd.DataFrame(columns=list(published.COLUMNS))
     inter_arms = [a for a in arm_order(df["arm"]) if a not in CONTROL_ARMS]
     comp = published.comparison(df, ref, rp["source"], inter_arms)
+    model_selected = model_selected_adversaries(set(df["subset"]))
+    sens = sensitivity(
+        means, seed_mean(model_degradation(df_all)),
+        seed_mean(model_degradation(df[~df["subset"].isin(model_selected)])) if model_selected else None,
+        keep.get("reps"), keep.get("cells"), rp, [f["model"] for f in excluded])
+    sens["model_selected_adversaries"] = model_selected
+    sens["survives"] = survives(sens)
+    second = secondary(df, rp)
+    health = health_summary(health_rows, flagged, rp["exclude_degenerate"])
     metrics = headline_metrics(corr, families, ctrl, means, comp, rp)
+    metrics.update(robustness_metrics(sens, second, health))
     info = design_info(design)
     report: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
@@ -90,8 +148,17 @@ def compute_report(
             "zero_shot_languages": language_order(set(df["language"]) - {TRAINING_LANGUAGE}),
             "adversaries": adversaries(df),
         },
+        "units": {"x": "log2(intermediate training examples)",
+                  "slope": "per doubling of the training set: points of degradation (absolute), fraction of the "
+                           "clean score (relative; the text shows %), logit (effective robustness)",
+                  "measurement_noise_ci": "the bootstrap CIs named slope_ci / pearson_ci / ... resample seeds "
+                                          "and test examples only (models fixed); the slope's uncertainty is the "
+                                          "model fits' ci and sensitivity.cluster_bootstrap_ci"},
         "design": info,
-        "answer": answer_paragraph(corr, families, rp, info),
+        "answer": answer_paragraph(corr, families, rp, info, sens=sens, secondary=second, health=health),
+        "health": health,
+        "sensitivity": sens,
+        "secondary": second,
         "baseline": baseline_summary(ctrl),
         "baseline_checks": checks,
         "adversaries": adversary_catalogue(df),
@@ -104,5 +171,6 @@ def compute_report(
         "provenance": provenance,
     }
     report = json.loads(dumps(report))
-    report[TABLES] = {"results": df, "ctrl": ctrl, "model_deg": model_deg, "means": means}
+    report[TABLES] = {"results": df, "results_all": df_all, "ctrl": ctrl, "model_deg": model_deg, "means": means,
+                      "health": health_rows}
     return report

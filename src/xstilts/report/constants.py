@@ -19,7 +19,16 @@ REQUIRED_COLUMNS = (
     "arm", "train_size", "size_label", "seed", "target_task", "language", "subset", "metric", "score",
     "clean_score", "target_run_id", "intermediate_run_id",
 )
-FIGURES = {"scatter": "degradation_vs_size.png", "heatmap": "zero_shot_heatmap.png", "seeds": "seed_spread.png"}
+OPTIONAL_COLUMNS = {
+    "chance": float("nan"), "label_matched_clean_score": float("nan"), "balanced_score": float("nan"),
+    "health_majority": float("nan"), "health_top_share": float("nan"), "health_entropy": float("nan"),
+    "health_degenerate": False, "health_reasons": "", "target_restarts": 0, "target_degenerate": False,
+    "target_dev_score": float("nan"), "target_dev_top_share": float("nan"), "intermediate_restarts": 0,
+    "intermediate_degenerate": False, "intermediate_dev_score": float("nan"),
+}
+"""Columns the evaluate stage writes that older or hand-made results tables may lack (filled with these)."""
+FIGURES = {"scatter": "degradation_vs_size.png", "heatmap": "zero_shot_heatmap.png", "seeds": "seed_spread.png",
+           "sensitivity": "sensitivity.png", "health": "model_health.png"}
 PLOTS_CSV = "plots/pooled_degradation.csv"
 HTML = "correlation.html"
 JSON_DIGITS = 10

@@ -1,4 +1,4 @@
-"""Correlation of degradation with ln(train size): the points of each analysis, the paired design, the
+"""Correlation of degradation with log2(train size): the points of each analysis, the paired design, the
 statistics and models per key (:mod:`xstilts.analysis.stats`) with bootstrap replicates from
 :mod:`xstilts.analysis.paired`, the Holm/BH corrections per family, significance, the headline metrics
 (``metrics.json``) and what the bootstrap resampled."""
@@ -24,7 +24,8 @@ from .tables import analysis_keys, is_adversary_key, key_level, ordered_keys
 def correlation_points(
     means: pd.DataFrame, key: str, measure: str, analysis: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[tuple[str, str, int]]]:
-    """``(x = ln(train_size), y = degradation, groups, cells)`` of the intermediate arms for one analysis.
+    """``(x = log2(train_size), y = degradation, groups, cells)`` of the intermediate arms for one analysis
+    (every slope on x is therefore per doubling of the training set).
 
     ``across``: one point per intermediate task at size "full"; ``groups`` is None.
     ``within``: every size of every intermediate task; ``groups`` are the task names.
@@ -38,7 +39,7 @@ def correlation_points(
     sel = sel.sort_values(["arm", "train_size", "size_label"], kind="stable")
     sizes = sel["train_size"].to_numpy(dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(sizes > 0, np.log(np.where(sizes > 0, sizes, 1.0)), np.nan)
+        x = np.where(sizes > 0, np.log2(np.where(sizes > 0, sizes, 1.0)), np.nan)
     y = sel[measure].to_numpy(dtype=np.float64)
     groups = sel["arm"].to_numpy(dtype=str) if analysis == "within" else None
     cells = [(str(a), str(lab), int(t))
@@ -77,8 +78,8 @@ def _analyse_key(means: pd.DataFrame, key: str, measure: str, reps: np.ndarray |
     return out
 
 
-def correlations(means: pd.DataFrame, design: paired_mod.PairedData | None, rp: Mapping[str, Any]
-                 ) -> tuple[dict[str, Any], pd.DataFrame]:
+def correlations(means: pd.DataFrame, design: paired_mod.PairedData | None, rp: Mapping[str, Any],
+                 keep: dict[str, Any] | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
     """``({key: {measure: {analysis: stats.analyse(...) + "model"/"mixed" fits}}}, means with point CIs)``.
 
     The replicate ``y`` vectors come from the hierarchical bootstrap of ``design`` (seeds and paired test
@@ -92,6 +93,8 @@ def correlations(means: pd.DataFrame, design: paired_mod.PairedData | None, rp: 
                       for i, (a, lab, t) in enumerate(design.cells[CELL_KEYS].itertuples(index=False))}
         for key, measure, reps in paired_mod.replicates(design, rp["n_bootstrap"], rp["seed"]):
             corr.setdefault(key, {})[measure] = _analyse_key(means, key, measure, reps, cell_index, rp)
+            if keep is not None and key == POOLED and measure == "absolute":  # for the cluster bootstrap
+                keep["reps"], keep["cells"] = reps, list(cell_index)
             for cell, i in cell_index.items():
                 point_ci[(*cell, key, measure)] = stats.percentile_ci(reps[:, i])
     for key in analysis_keys(means):
@@ -155,10 +158,11 @@ def headline_metrics(corr: Mapping[str, Any], families: Mapping[str, Any], ctrl:
             prefix = POOLED if measure == "absolute" else f"{POOLED}.{measure}"
             for analysis in ANALYSES:
                 res = corr[POOLED][measure][analysis]
-                for name in stats.STATS:
-                    out[f"{prefix}.{analysis}.{name}"] = res[name]
-                    out[f"{prefix}.{analysis}.{name}_ci_low"] = res[f"{name}_ci"][0]
-                    out[f"{prefix}.{analysis}.{name}_ci_high"] = res[f"{name}_ci"][1]
+                for name in stats.STATS:  # bootstrap (measurement-noise) CIs; the slope is per doubling
+                    label = "slope_per_doubling" if name == "slope" else name
+                    out[f"{prefix}.{analysis}.{label}"] = res[name]
+                    out[f"{prefix}.{analysis}.{label}_ci_low"] = res[f"{name}_ci"][0]
+                    out[f"{prefix}.{analysis}.{label}_ci_high"] = res[f"{name}_ci"][1]
                 for name in stats.RANK_TESTS:
                     out[f"{prefix}.{analysis}.{name}_p"] = res[f"{name}_p"]
                 out[f"{prefix}.{analysis}.n"] = float(res["n"])
@@ -166,9 +170,9 @@ def headline_metrics(corr: Mapping[str, Any], families: Mapping[str, Any], ctrl:
                 for tag, fit in fits:
                     if fit is None:
                         continue
-                    out[f"{prefix}.{analysis}.{tag}_slope"] = fit["slope"]
-                    out[f"{prefix}.{analysis}.{tag}_slope_ci_low"] = fit["ci"][0]
-                    out[f"{prefix}.{analysis}.{tag}_slope_ci_high"] = fit["ci"][1]
+                    out[f"{prefix}.{analysis}.{tag}_slope_per_doubling"] = fit["slope"]
+                    out[f"{prefix}.{analysis}.{tag}_slope_per_doubling_ci_low"] = fit["ci"][0]
+                    out[f"{prefix}.{analysis}.{tag}_slope_per_doubling_ci_high"] = fit["ci"][1]
                     out[f"{prefix}.{analysis}.{tag}_slope_p"] = fit["p"]
         method, alpha = rp["correction"], rp["alpha"]
         for family in FAMILIES:

@@ -56,9 +56,9 @@ def degradation_figure(means: pd.DataFrame, measure: str = "absolute") -> Figure
                     ax.errorbar(pts["train_size"][ok], pts[measure][ok], yerr=yerr, fmt="none",
                                 ecolor=colours[task], elinewidth=0.8, alpha=0.7, zorder=2)
             if pts["train_size"].nunique() >= 2:
-                b, a = np.polyfit(np.log(pts["train_size"]), pts[measure], 1)
+                b, a = np.polyfit(np.log2(pts["train_size"]), pts[measure], 1)
                 xs = np.array([pts["train_size"].min(), pts["train_size"].max()], dtype=float)
-                ax.plot(xs, a + b * np.log(xs), color=colours[task], lw=1.2, alpha=0.8, zorder=2)
+                ax.plot(xs, a + b * np.log2(xs), color=colours[task], lw=1.2, alpha=0.8, zorder=2)
         ref = means[(means["arm"] == "baseline") & (means["key"] == key)][measure]
         if len(ref) and np.isfinite(ref.mean()):
             ax.axhline(ref.mean(), color="0.45", ls="--", lw=1, label="baseline (no intermediate task)")
@@ -76,8 +76,8 @@ def degradation_figure(means: pd.DataFrame, measure: str = "absolute") -> Figure
         fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="intermediate task",
                    title_fontsize=8, frameon=False)
     fig.suptitle("Zero-shot degradation (clean − adversarial, mean over non-English languages) vs English "
-                 "intermediate-task training-set size\nbars: 95% bootstrap interval (seeds and test examples); "
-                 "lines: per-task least-squares fit in ln(size)", fontsize=10)
+                 "intermediate-task training-set size\nbars: 95% measurement-noise interval (seeds and test examples resampled); "
+                 "lines: per-task least-squares fit in log2(size)", fontsize=10)
     return fig
 
 
@@ -157,3 +157,92 @@ def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": None})
     return buf.getvalue()
+
+
+def _num(v: Any) -> float:
+    """A JSON number (None = NaN) as a float."""
+    return float("nan") if v is None else float(v)
+
+
+def _sig(fit: dict[str, Any], reference: float, alpha: float) -> bool:
+    slope, p = _num(fit.get("slope")), _num(fit.get("p"))
+    return bool(np.isfinite(slope) and np.sign(slope) == np.sign(reference) and p < alpha)
+
+
+def sensitivity_figure(sens: dict[str, Any], secondary: dict[str, Any] | None = None, alpha: float = 0.05) -> Figure:
+    """Forest plot of the primary within-task slope (points per doubling) and every refit of it: every model,
+    without model-selected subsets, each task left out, each (task, size) cell left out; the secondary
+    degradation measures beside it. Filled marker = significant with the primary's sign."""
+    rows: list[tuple[str, float, Sequence[float], bool, str]] = []
+    prim = sens["primary"]
+    ref = _num(prim["slope"])
+    rows.append((prim["label"], ref, prim["ci"], _sig(prim, ref, alpha), "black"))
+    rows.append(("  bootstrap over models, seeds, examples", ref, sens["cluster_bootstrap_ci"],
+                 _sig(prim, ref, alpha), "dimgray"))
+    for r in sens["variants"]:
+        rows.append((r["label"], _num(r["slope"]), r["ci"], _sig(r, ref, alpha), "tab:blue"))
+    for f in sens["leave_one_task_out"]["fits"]:
+        rows.append((f"without task {f['left_out']}", _num(f["slope"]), f["ci"], _sig(f, ref, alpha), "tab:green"))
+    if secondary:
+        for key, label in (("label_matched_pooled", "label-matched degradation (secondary)"),
+                           ("clean_covariate", "clean score as covariate (secondary)")):
+            f = secondary[key]
+            rows.append((label, _num(f["slope"]), f["ci"], _sig(f, ref, alpha), "tab:purple"))
+    cells = sens["leave_one_model_out"]["fits"]
+    fig = Figure(figsize=(8.4, 0.34 * (len(rows) + 3) + 1.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ys = np.arange(len(rows))[::-1] + 1
+    for y, (label, slope, ci, sig, colour) in zip(ys, rows, strict=True):
+        lo, hi = (_num(ci[0]), _num(ci[1])) if ci else (np.nan, np.nan)
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.plot([lo, hi], [y, y], color=colour, lw=1.6)
+        if slope is not None and np.isfinite(slope):
+            ax.plot([slope], [y], "o", color=colour, mfc=colour if sig else "white", ms=6)
+    loo = np.array([_num(f["slope"]) for f in cells], dtype=float)
+    loo = loo[np.isfinite(loo)]
+    if loo.size:
+        ax.scatter(loo, np.zeros_like(loo), marker="|", s=90, color="tab:orange")
+    ax.axvline(0.0, color="gray", lw=0.8, ls="--")
+    ax.set_yticks([*ys, 0], [r[0] for r in rows] + [f"each (task, size) cell left out ({loo.size} fits)"], fontsize=8)
+    ax.set_xlabel("within-task slope of pooled degradation (points per doubling of the training set)")
+    ax.set_title("Does the primary slope survive? (95% CIs; filled = significant with the primary's sign)",
+                 fontsize=10)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", "\u2212")))
+    return fig
+
+
+def health_figure(health: pd.DataFrame) -> Figure:
+    """One panel per target task: each model's clean English test score against the share of its most predicted
+    label (or answer), with chance and the majority-class score; flagged models in red."""
+    targets = sorted(set(health["target_task"])) if len(health) else []
+    fig = Figure(figsize=(3.6 * max(1, len(targets)) + 0.6, 3.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, max(1, len(targets)), squeeze=False)[0]
+    for ax, target in zip(axes, targets, strict=False):
+        rows = health[health["target_task"] == target]
+        share = rows["health_top_share"].astype(float)
+        has_share = np.isfinite(share).any()
+        yv = share if has_share else rows["target_dev_score"].astype(float)
+        ok = rows["flagged"].astype(bool)
+        ax.scatter(rows["score"][~ok], yv[~ok], s=18, color="tab:blue", label="healthy", zorder=3)
+        ax.scatter(rows["score"][ok], yv[ok], s=28, color="tab:red", marker="x", label="flagged", zorder=4)
+        for _, r in rows[ok].iterrows():
+            ax.annotate(r["model"], (r["score"], yv[_]), fontsize=6, color="tab:red", xytext=(3, 2),
+                        textcoords="offset points")
+        chance = rows["chance"].astype(float)
+        if np.isfinite(chance).any():
+            ax.axvline(float(np.nanmean(chance)), color="gray", ls="--", lw=0.8, label="chance")
+        maj = rows["health_majority"].astype(float)
+        if np.isfinite(maj).any():
+            ax.axvline(float(np.nanmean(maj)), color="tab:orange", ls=":", lw=0.9, label="majority class")
+        ax.set_title(f"{target} ({rows['metric'].iloc[0]})", fontsize=10)
+        ax.set_xlabel("clean English test score")
+        ax.set_ylabel("share of the most predicted label" if has_share else "English dev score")
+        if has_share:
+            ax.set_ylim(0, 1.02)
+    if targets:
+        axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle("Model health (collapsed models predict one label for most examples)", fontsize=10)
+    return fig
+

@@ -96,32 +96,32 @@ def _unit(measure: str) -> tuple[str, float, int]:
 
 
 def per_doubling(value: float | None, measure: str) -> str:
-    """A slope per unit of ln(size) expressed per doubling of the training set, with its unit."""
+    """A slope on log2(size), i.e. per doubling of the training set, with its unit."""
     unit, scale, digits = _unit(measure)
     if value is None or not math.isfinite(value):
         return "n/a"
     sep = "" if unit.startswith("%") else " "
-    return f"{fmt(value * math.log(2) * scale, digits)}{sep}{unit}"
+    return f"{fmt(value * scale, digits)}{sep}{unit}"
 
 
 def ci_per_doubling(ci: Sequence[float | None], measure: str) -> str:
-    """A slope CI per unit of ln(size) expressed per doubling."""
+    """A slope CI on log2(size) (per doubling)."""
     _, scale, digits = _unit(measure)
-    return fmt_ci([None if v is None else v * math.log(2) * scale for v in ci], digits)
+    return fmt_ci([None if v is None else v * scale for v in ci], digits)
 
 
 def plots_csv(means: pd.DataFrame) -> bytes:
     """``plots/pooled_degradation.csv``: the pooled points of the intermediate arms (for ``dvc plots show``)."""
     sel = means[(means["key"] == POOLED) & ~means["arm"].isin(CONTROL_ARMS)]
     sel = sel.sort_values(["arm", "train_size", "size_label"], kind="stable")
-    cols = ["arm", "size_label", "train_size", "log_train_size", "absolute", "absolute_ci_low", "absolute_ci_high",
+    cols = ["arm", "size_label", "train_size", "log2_train_size", "absolute", "absolute_ci_low", "absolute_ci_high",
             "relative", "relative_ci_low", "relative_ci_high", "n_seeds"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(cols)
     for row in sel.itertuples(index=False):
         rec = row._asdict()
-        rec["log_train_size"] = math.log(rec["train_size"]) if rec["train_size"] > 0 else math.nan
+        rec["log2_train_size"] = math.log2(rec["train_size"]) if rec["train_size"] > 0 else math.nan
         writer.writerow([_csv_value(rec.get(c, math.nan)) for c in cols])
     return buf.getvalue().encode()
 

@@ -20,16 +20,16 @@ from .prose import describe_analysis
 from .tables import _display_sorted, _lookup, adversaries, analysis_keys, key_level, language_order, ordered_keys
 
 
-def details_markdown(corr: Mapping[str, Any]) -> str:
+def details_markdown(corr: Mapping[str, Any], alpha: float = 0.05) -> str:
     """Bullets for the pooled key: both measures and both analyses."""
     if POOLED not in corr:
         return "No pooled results."
     lines = []
     for measure in MEASURES:
-        label = ("Absolute degradation (points)" if measure == "absolute"
-                 else "Relative degradation (degradation / clean score)")
+        label = ("Absolute degradation (points; slopes in points per doubling)" if measure == "absolute"
+                 else "Relative degradation (degradation / clean score; slopes in % of the clean score per doubling)")
         lines.append(f"*{label}.*")
-        lines += [f"- {describe_analysis(corr[POOLED][measure][a], measure)}" for a in ANALYSES]
+        lines += [f"- {describe_analysis(corr[POOLED][measure][a], measure, alpha)}" for a in ANALYSES]
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -54,19 +54,35 @@ def methods_markdown(rp: Mapping[str, Any], design: Mapping[str, Any], families:
         "- **Degradation** = matched clean score − adversarial score (points); relative = degradation / matched "
         "clean score. Averaged over the zero-shot languages (all but English), then over target tasks and "
         "adversaries for \"pooled\", then over seeds.",
-        "- **x** = ln(intermediate training examples). *Across*: one point per intermediate task at its natural "
+        "- **Model health** (before any analysis): a model (intermediate task × size × seed) is flagged when one "
+        "of its target fine-tunings is still degenerate on the English dev set after its restarts, or its clean "
+        "English test predictions meet the same rule (score not above max(chance, majority-class score) + "
+        "`finetune.degenerate_margin`, or a collapse onto one label); "
+        + ("the primary analysis excludes flagged models (`report.exclude_degenerate`), the sensitivity analysis "
+           "gives the fit with every model." if rp.get("exclude_degenerate", True) else
+           "flagged models are kept (`report.exclude_degenerate: false`)."),
+        "- **x** = log2(intermediate training examples), so every slope is per doubling of the training set. "
+        "*Across*: one point per intermediate task at its natural "
         "size (confounded with task type). *Within*: every size of every task with task fixed effects (Pearson, "
         "Spearman and the slope on values demeaned within task; Kendall's τ-b over pairs of models of the same "
         "task).",
         "- **Models with task effects** (statsmodels): OLS with one intercept per task (primary; t-based 95% CI) "
         "and a linear mixed model with a random intercept per task (REML, Wald CI; it assumes intercepts "
         "independent of size, which natural dataset sizes need not satisfy). Across: OLS.",
-        f"- **Hierarchical bootstrap** ({rp['n_bootstrap']} replicates, seed {rp['seed']}): resamples {resampled}. "
-        "x is fixed by design. Percentile 95% intervals. These intervals measure how much the points move with "
-        "the seeds and test examples, given the tasks and sizes; the model-based CIs also reflect how far the "
-        "models scatter around the fitted slope, and are the ones the answer uses for the size of the effect.",
+        f"- **Measurement-noise bootstrap** ({rp['n_bootstrap']} replicates, seed {rp['seed']}): resamples "
+        f"{resampled}. The models and x are fixed. Percentile 95% intervals. They measure how much the points move "
+        "with the seeds and test examples, given the models; they are *not* the slope's uncertainty (every CI "
+        "called \"bootstrap CI\" in the tables below is one of these).",
+        "- **The slope's uncertainty** (beside the answer): the model-based CI of the fixed-effects fit (t-based: "
+        "it includes how far the models scatter around the slope), and a bootstrap that resamples the models "
+        "within each task with replacement on top of the measurement-noise replicates (between-model variance, "
+        "seeds and test examples together; same replicate count and seed).",
         f"- **Permutation tests** ({rp['n_permutations']} permutations, two-sided, p = (count + 1)/(permutations "
-        "+ 1)): across, ln(size) shuffled over tasks; within, shuffled within each task only.",
+        "+ 1)): across, log2(size) shuffled over tasks; within, shuffled within each task only.",
+        "- **Sensitivity**: the primary fit with every model included, without the model-selected adversarial "
+        "subsets (`aflite`), leaving out each (task, size) cell and each task in turn, and Cook's distance of each "
+        "point. **Secondary measures** (pre-specified, see that section): label-matched degradation for "
+        "adversaries that change the gold label, effective robustness, and the clean score as a covariate.",
         f"- **Multiple comparisons**: Holm (family-wise) and Benjamini–Hochberg (false discovery rate) over the "
         f"{m} target task × adversary × language keys and, separately, over the {m_pair} target task × adversary "
         f"keys, for every measure × analysis × statistic; the answer uses "
@@ -232,9 +248,10 @@ def correlation_markdown(corr: Mapping[str, Any], rp: Mapping[str, Any]) -> str:
                     res["reason"] or "",
                 ])
     header = ["key", "degradation", "analysis", "n", "Pearson r [95% CI]", "p", f"p ({CORRECTION_NAMES[method]})",
-              "Spearman ρ [95% CI]", "p", "Kendall τ [95% CI]", "p", "slope per doubling [95% CI]", "note"]
+              "Spearman ρ [95% CI]", "p", "Kendall τ [95% CI]", "p", "slope per doubling [measurement-noise 95% CI]", "note"]
     intro = (
-        "CIs: hierarchical bootstrap (see Methods); p: permutation tests; the adjusted p corrects over the "
+        "CIs: measurement-noise bootstrap (seeds and test examples resampled, models fixed; see Methods); p: "
+        "permutation tests; the adjusted p corrects over the "
         "target task × adversary keys (the pooled key is the primary test and is not corrected)."
     )
     return intro + "\n\n" + md_table(header, body, "llll" + "r" * 8 + "l")
@@ -324,6 +341,129 @@ def provenance_markdown(provenance: Mapping[str, Any]) -> str:
     return "\n\n".join([*parts, runs_block])
 
 
+def health_markdown(health: Mapping[str, Any]) -> str:
+    """Per model and target task: English dev/test scores against chance and majority, label share, restarts."""
+    rows = health.get("rows", [])
+    if not rows:
+        return "No fine-tuned target models."
+    body = []
+    for r in rows:
+        share = r.get("health_top_share")
+        dev_share = r.get("target_dev_top_share")
+        body.append([
+            r["model"], r["target_task"], fmt(r.get("target_dev_score"), 1),
+            "–" if dev_share is None or not math.isfinite(dev_share) else f"{dev_share:.0%}",
+            fmt(r.get("score"), 1), fmt(r.get("chance"), 1), fmt(r.get("health_majority"), 1),
+            "–" if share is None or not math.isfinite(share) else f"{share:.0%}",
+            str(r.get("target_restarts", 0)),
+            f"{r.get('intermediate_restarts', 0)}" + (" (degenerate)" if r.get("intermediate_degenerate") else ""),
+            "**flagged**" if r.get("flagged") else "",
+        ])
+    excluded = health.get("excluded", [])
+    lines = [
+        f"Rule (fixed in params.yaml before the run): {health['rule']}.",
+        f"{health['n_models']} models, {health['n_target_fine_tunings']} target fine-tunings: "
+        f"{health['target_fine_tunings_restarted']} restarted ({health['target_restarts']} restarts), "
+        f"{health['target_degenerate_on_dev']} still degenerate on dev after their restarts, "
+        f"{health['test_degenerate']} degenerate on the clean English test set. Intermediate fine-tunings: "
+        f"{health['intermediate_fine_tunings_restarted']} restarted ({health['intermediate_restarts']} restarts); "
+        f"{len(health['intermediate_degenerate'])} still degenerate on their own task's dev set (reported, not "
+        "excluded: a small intermediate set that teaches nothing is a size effect).",
+        ("**Excluded from the primary analysis:** " + ", ".join(
+            f"{f['model']} ({'; '.join(f['reasons'])})" for f in health["flagged"] if f["model"] in excluded) + "."
+         if excluded else "No model is excluded from the primary analysis."),
+    ]
+    controls = [f for f in health["flagged"] if f["control"]]
+    if controls:
+        lines.append("Flagged controls (not part of the correlations): " + ", ".join(
+            f"{f['model']} ({'; '.join(f['reasons'])})" for f in controls) + ".")
+    header = ["model", "target", "dev score", "dev top label", "en test score", "chance", "majority",
+              "en test top label", "target restarts", "intermediate restarts", "flag"]
+    table = md_table(header, body, "ll" + "r" * 8 + "l")
+    return "\n\n".join(lines) + f"\n\n<details><summary>Every model × target ({len(body)} rows)</summary>\n\n" \
+        + table + "\n\n</details>"
+
+
+def _fit_line(row: Mapping[str, Any], alpha: float) -> list[str]:
+    return [row["label"], str(row["n"]), per_doubling(row["slope"], "absolute"),
+            ci_per_doubling(row["ci"], "absolute"), fmt_p(row["p"]), mark(row["same_sign"]),
+            mark(row["significant"])]
+
+
+def sensitivity_markdown(sens: Mapping[str, Any], alpha: float) -> str:
+    """The primary slope refitted: every model, no model-selected subsets, leave-one-out, influence."""
+    head = ["fit", "n", "slope (points per doubling)", "95% CI (model-based)", "p", "same sign", "significant, same sign"]
+    body = [_fit_line(sens["primary"], alpha), *[_fit_line(r, alpha) for r in sens["variants"]]]
+    for key, name in (("leave_one_model_out", "leave one (task, size) cell out"),
+                      ("leave_one_task_out", "leave one task out")):
+        s = sens[key]["summary"]
+        body.append([f"{name}: range over {s['n']} fits", str(s["n"]),
+                     f"{per_doubling(s['min'], 'absolute')} to {per_doubling(s['max'], 'absolute')}", "", "",
+                     f"{s['same_sign']}/{s['n']}", f"{s['significant']}/{s['n']}"])
+    lines = [
+        f"The interval beside the answer: {fmt_ci(sens['cluster_bootstrap_ci'])} points per doubling from a bootstrap "
+        f"that resamples {sens['cluster_bootstrap_resamples']}.",
+        md_table(head, body, "lrrrrll"),
+    ]
+    for key, title in (("influence", "primary fit"), ("influence_all_models", "fit with every model")):
+        infl = sens.get(key) or []
+        if infl:
+            lines.append(f"Most influential points of the {title} (Cook's distance): " + ", ".join(
+                f"{i['model']} {fmt(i['cooks_distance'])}" + (" (flagged)" if i["flagged"] else "") for i in infl)
+                + ".")
+    for key, name in (("leave_one_task_out", "task"), ("leave_one_model_out", "cell")):
+        fits = sens[key]["fits"]
+        if fits:
+            lines.append(f"<details><summary>Slope without each {name}</summary>\n\n" + md_table(
+                [f"{name} left out", "n", "slope (points per doubling)", "95% CI", "p"],
+                [[f["left_out"], str(f["n"]), per_doubling(f["slope"], "absolute"),
+                  ci_per_doubling(f["ci"], "absolute"), fmt_p(f["p"])] for f in fits], "lrrrr") + "\n\n</details>")
+    if sens.get("model_selected_adversaries"):
+        lines.append(
+            "Model-selected subsets: the `aflite` reference model is fine-tuned from an encoder pretrained with its "
+            "own seed (`adversaries.aflite.encoder: independent`) in the embedded default, so it shares no weights "
+            "with the arms; where it cannot be (the paper profile fine-tunes it from the baseline that every arm "
+            "descends from) the row without model-selected subsets is the check that the selection does not make "
+            "the slope by itself.")
+    return "\n\n".join(lines)
+
+
+def secondary_markdown(second: Mapping[str, Any], alpha: float) -> str:
+    """The pre-specified secondary measures that separate robustness from clean accuracy."""
+    lm, er, cc = second["label_matched_pooled"], second["effective_robustness"], second["clean_covariate"]
+    def row(name, fit, unit, digits=2):
+        return [name, str(fit["n"]), f"{fmt(fit['slope'], digits)} {unit}", fmt_ci(fit["ci"], digits),
+                fmt_p(fit["p"]), "✓" if _below(fit["p"], alpha) else ""]
+    body = [row("pooled degradation, label-matched clean reference for label-changing adversaries", lm, "points"),
+            row("effective robustness (Taori et al. 2020; higher = more robust)", er, "logit", 3),
+            row("pooled degradation with the clean score as a covariate", cc, "points")]
+    if second.get("clean_score"):
+        body.append(row("the pooled matched clean score itself", second["clean_score"], "points"))
+    for key, fits in second.get("label_matched_keys", {}).items():
+        body.append(row(f"{key}: raw (against entailed sources)", fits["raw"], "points"))
+        body.append(row(f"{key}: label-matched", fits["label_matched"], "points"))
+    lines = [md_table(["measure (within task, task fixed effects)", "n", "slope per doubling", "95% CI", "p",
+                       f"p < {fmt(alpha, 2)}"], body, "lrrrrl")]
+    if second.get("label_changing_adversaries"):
+        lines.append(
+            f"Label-changing adversaries ({', '.join(second['label_changing_adversaries'])}) turn entailed pairs into "
+            "neutral ones; scored against their entailed sources, a model that always answers \"neutral\" gains 100 "
+            "points and shows a degradation of −100. The label-matched reference is the model's clean score on clean "
+            "examples with the adversarial set's gold labels, so a constant predictor shows no change.")
+    lines.append(
+        "Effective robustness: per target × adversary, logit(adversarial) = a + b·logit(clean) is fitted across the "
+        "models of the analysis (intermediate arms and controls); a model's residual, averaged over target × "
+        "adversary, is its effective robustness. A negative degradation slope and a positive effective-robustness "
+        "slope point the same way (larger sets, more robust)."
+        + (" Controls: " + ", ".join(f"{a} {fmt(v, 3)}" for a, v in second.get("effective_robustness_controls",
+                                                                              {}).items()) + " logit."
+           if second.get("effective_robustness_controls") else ""))
+    if cc.get("covariate_slope") is not None and math.isfinite(cc["covariate_slope"]):
+        lines.append(f"The clean-score coefficient of the covariate fit is {fmt(cc['covariate_slope'], 3)} points of "
+                     "degradation per point of clean score.")
+    return "\n\n".join(lines)
+
+
 def render_markdown(report: Mapping[str, Any], ctrl: pd.DataFrame, means: pd.DataFrame) -> str:
     """The full ``correlation.md`` text."""
     rp = report["params"]
@@ -331,17 +471,25 @@ def render_markdown(report: Mapping[str, Any], ctrl: pd.DataFrame, means: pd.Dat
     sections = [
         "# Intermediate-task training-set size vs zero-shot adversarial degradation",
         "## Answer\n\n" + report["answer"],
-        "## Details\n\n" + details_markdown(corr),
+        "## Key figures\n\n"
+        f"![Sensitivity of the primary slope (points per doubling)]({FIGURES['sensitivity']})\n\n"
+        f"![Zero-shot degradation vs intermediate training-set size]({FIGURES['scatter']})\n\n"
+        f"![Model health: English test score and top-label share per model]({FIGURES['health']})",
+        "## Model health\n\n" + health_markdown(report["health"]),
+        "## Sensitivity of the primary slope (points per doubling)\n\n"
+        + sensitivity_markdown(report["sensitivity"], rp["alpha"]),
+        "## Robustness separated from clean accuracy (slopes per doubling)\n\n"
+        + secondary_markdown(report["secondary"], rp["alpha"]),
+        "## Details\n\n" + details_markdown(corr, rp["alpha"]),
         "## Methods\n\n" + methods_markdown(rp, report["design"], fam),
         "## Baseline zero-shot scores\n\n" + baseline_markdown(ctrl, report["baseline_checks"]),
         "## Adversaries\n\n" + adversaries_markdown(report.get("adversaries", [])),
         "## Comparison with the published numbers\n\n" + comparison_markdown(report["comparison"]),
         "## Degradation\n\n" + degradation_markdown(means),
-        "## Correlation with log(train size)\n\n" + correlation_markdown(corr, rp),
-        "## Models with task effects\n\n" + models_markdown(corr),
+        "## Correlation with log2(train size)\n\n" + correlation_markdown(corr, rp),
+        "## Models with task effects (slopes per doubling)\n\n" + models_markdown(corr),
         "## Per-language tests and multiple comparisons\n\n" + tests_markdown(corr, fam, rp),
-        "## Figures\n\n"
-        f"![Zero-shot degradation vs intermediate training-set size]({FIGURES['scatter']})\n\n"
+        "## More figures\n\n"
         f"![Zero-shot clean scores per arm and language]({FIGURES['heatmap']})\n\n"
         f"![Seed spread of the pooled degradation and clean score]({FIGURES['seeds']})",
         "## Provenance\n\n" + provenance_markdown(report["provenance"]),

@@ -14,7 +14,8 @@ import pandas as pd
 from .. import tasks
 from ..analysis import paired as paired_mod
 from .constants import (
-    ALL_TARGETS, CELL_KEYS, CLEAN, CONTROL_ARMS, MEASURES, MODEL_KEYS, POOLED, REQUIRED_COLUMNS, TRAINING_LANGUAGE,
+    ALL_TARGETS, CELL_KEYS, CLEAN, CONTROL_ARMS, MEASURES, MODEL_KEYS, OPTIONAL_COLUMNS, POOLED, REQUIRED_COLUMNS,
+    TRAINING_LANGUAGE,
 )
 
 
@@ -24,15 +25,22 @@ def validate_results(results: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"results table lacks column(s) {missing}")
     df = results.copy()
-    if "chance" not in df.columns:
-        df["chance"] = np.nan
+    for col, default in OPTIONAL_COLUMNS.items():
+        if col not in df.columns:
+            df[col] = default
     for col in ("arm", "size_label", "target_task", "language", "subset", "metric",
-                "target_run_id", "intermediate_run_id"):
+                "target_run_id", "intermediate_run_id", "health_reasons"):
         df[col] = df[col].fillna("").astype(str)
     df["train_size"] = df["train_size"].astype("int64")
     df["seed"] = df["seed"].astype("int64")
-    for col in ("score", "clean_score", "chance"):
+    for col in ("score", "clean_score", "chance", "label_matched_clean_score", "balanced_score", "health_majority",
+                "health_top_share", "health_entropy", "target_dev_score", "target_dev_top_share",
+                "intermediate_dev_score"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    for col in ("target_restarts", "intermediate_restarts"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
+    for col in ("health_degenerate", "target_degenerate", "intermediate_degenerate"):
+        df[col] = df[col].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) or v in (0, 1) else False)
     return df
 
 

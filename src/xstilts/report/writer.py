@@ -14,7 +14,9 @@ from ..analysis import paired as paired_mod
 from . import html as report_html
 from .compute import TABLES, compute_report
 from .constants import FIGURES, HTML, PLOTS_CSV
-from .figures import degradation_figure, heatmap_figure, png_bytes, seed_spread_figure
+from .figures import (
+    degradation_figure, health_figure, heatmap_figure, png_bytes, seed_spread_figure, sensitivity_figure,
+)
 from .format import dumps, plots_csv
 from .markdown import render_markdown
 
@@ -62,6 +64,9 @@ def build_report(
         FIGURES["scatter"]: png_bytes(degradation_figure(means)),
         FIGURES["heatmap"]: png_bytes(heatmap_figure(df)),
         FIGURES["seeds"]: png_bytes(seed_spread_figure(model_deg, df)),
+        FIGURES["sensitivity"]: png_bytes(sensitivity_figure(report["sensitivity"], report["secondary"],
+                                                                 report["params"]["alpha"])),
+        FIGURES["health"]: png_bytes(health_figure(tables["health"])),
     }
     markdown = render_markdown(report, ctrl, means)
     for name, data in images.items():
