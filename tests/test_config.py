@@ -15,8 +15,10 @@ from .conftest import REPO
 
 def test_committed_default_and_profiles_validate(params):
     config.validate(params)
-    for overlay in (REPO / "profiles").glob("*.yaml"):
-        config.validate(deep_merge(copy.deepcopy(params), yaml.safe_load(overlay.read_text())))
+    from xstilts.cli import profile_overlay
+
+    for overlay in (REPO / "profiles").glob("*.yaml"):  # with their `base:` profile (rehearsal -> paper)
+        config.validate(deep_merge(copy.deepcopy(params), profile_overlay(REPO, overlay.stem)))
 
 
 @pytest.mark.parametrize("mutate, key, hint", [

@@ -327,6 +327,33 @@ def test_git_commit_outside_and_inside_a_repository(tmp_path: Path) -> None:
     assert P.git_commit(tmp_path) == head + "+dirty"
 
 
+def test_the_pipelines_own_outputs_do_not_make_the_commit_dirty(tmp_path: Path) -> None:
+    """The pipeline rewrites its git-tracked outputs (metrics/, runs/, reports/, dvc.lock) while it runs; only a
+    change to code or params is "dirty"."""
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org",
+           "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    shutil.copy(Path(__file__).resolve().parents[1] / "dvc.yaml", tmp_path / "dvc.yaml")
+    files = ["dvc.lock", "metrics/target/baseline.json", "runs/tune.json", "reports/metrics.json", "params.yaml",
+             "src/x.py"]
+    for f in files:
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("a\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    assert {"dvc.lock", "metrics/target/", "runs/tune.json", "reports/metrics.json"} <= set(P.pipeline_outputs(tmp_path))
+    for f in files[:4]:
+        (tmp_path / f).write_text("rewritten by a stage\n")
+    assert P.git_commit(tmp_path) == head
+    for f in files[4:]:
+        (tmp_path / f).write_text("edited\n")
+        assert P.git_commit(tmp_path) == head + "+dirty", f
+        subprocess.run([*git, "checkout", "-q", "--", f], check=True)
+
+
 def test_collect_and_verify(results: pd.DataFrame, tmp_path: Path) -> None:
     root = tmp_path / "project"
     root.mkdir()
