@@ -65,16 +65,18 @@ def balanced_score(df: pd.DataFrame, preds: list) -> float:
     return 100.0 * sum(per) / len(per)
 
 
-def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_size: int, rule=None):
+def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_size: int, rule=None,
+                   options: dict | None = None):
     """(result rows, prediction rows) of one model on every (language, subset). With a health `rule`
-    (xstilts.health.Rule), every clean row also carries the model's health on that test set (`health_*`)."""
+    (xstilts.health.Rule), every clean row also carries the model's health on that test set (`health_*`).
+    `options`: the format's encode options (span QA's doc_stride; finetuning.encode_options)."""
     from . import health
 
     info = tasks.get(target)
     results, predictions = [], []
     clean_by_lang: dict[str, tuple[pd.DataFrame, list]] = {}
     for (lang, subset), ds in sorted(sets.items(), key=lambda kv: (kv[0][0], kv[0][1] != "clean", kv[0][1])):
-        feats = ds.features(tok, max_length, train=False)
+        feats = ds.features(tok, max_length, train=False, **(options or {}))
         score, per_example, preds = evaluate(model, ds.fmt, ds.df, feats, info.metric, info.labels, batch_size)
         extra: dict = {"balanced_score": balanced_score(ds.df, preds)}
         if subset == "clean":
