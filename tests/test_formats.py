@@ -303,14 +303,22 @@ def test_tagging(tok):
     assert fmt.score(df, df.tags.tolist(), "f1", NER_LABELS)[0] == 100.0
 
 
-def test_tagging_truncated_words_predicted_o(tok):
+def test_tagging_long_sentences_are_split_into_windows(tok):
+    """XTREME's preprocessing: a sentence longer than max_length is split between words into windows that fit;
+    every word is predicted by the model (none is scored as "O" for lack of a slot), and the split is counted."""
     fmt = formats.get("tagging")
-    df = pd.DataFrame({"tokens": [["alice"] * 10], "tags": [[1] * 10]})
+    df = pd.DataFrame({"tokens": [["alice"] * 10, ["bob"]], "tags": [list(range(1, 11)), [3]]})
     feats = fmt.encode(df, tok, 5, train=False)
-    assert len(feats[0].ids) == 5
-    logits = torch.zeros(1, 5, len(NER_LABELS))
+    assert [f.example for f in feats] == [0, 0, 0, 0, 1] and all(len(f.ids) <= 5 for f in feats)
+    assert [f.target[f.target != IGNORE].tolist() for f in feats] == [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10], [3]]
+    assert fmt.truncation(feats) == {"n_inputs": 5, "n_split": 1, "n_truncated": 0, "n_unk_words": 0,
+                                     "n_truncated_words": 0}
+    batch = fmt.collate(feats)
+    logits = torch.zeros(*batch["input_ids"].shape, len(NER_LABELS))
     logits[..., 1] = 1.0
-    assert fmt.decode(logits, fmt.collate(feats), feats) == [[1, 1, 1] + [0] * 7]
+    out = fmt.decode(logits, batch, feats)
+    assert out[0] == [1, 1, 1] + [None] * 7  # a window predicts its own words only
+    assert fmt.combine(df, feats, out) == [[1] * 10, [1]]
 
 
 # ---- a tiny model ---------------------------------------------------------------------------------------------------
