@@ -42,6 +42,10 @@ def test_committed_default_and_profiles_validate(params):
     (lambda p: p["finetune"]["overrides"].update(xquad={"max_length": 384}), "finetune.overrides.xquad.max_length",
      "exceeds"),
     (lambda p: p["finetune"].update(grad_accum=0), "finetune.grad_accum", ">= 1"),
+    (lambda p: p["finetune"].update(doc_stride=0), "finetune.doc_stride", ">= 1"),
+    (lambda p: p["finetune"].pop("doc_stride"), "finetune.doc_stride", "missing key"),
+    (lambda p: p["finetune"]["overrides"].update(xquad={"doc_stride": 0}), "finetune.overrides.xquad.doc_stride",
+     ">= 1"),
     (lambda p: p["tune"].update(storage="redis://localhost"), "tune.storage", "RDB URL"),
     (lambda p: p["tune"].update(shared=True, storage="memory"), "tune.shared", "other workers"),
     (lambda p: p["evaluate"].update(retrieval_layer=3), "evaluate.retrieval_layer", "hidden states"),
@@ -90,3 +94,13 @@ def test_per_task_hyperparameters_override_the_shared_ones(params):
     config.validate(params)
     assert hyper(params, "xnli") | {} == {**hyper(params, "mnli"), "epochs": 5, "grad_accum": 4, "max_length": 64}
     assert hyper(params, "mnli")["max_length"] == params["pretrain"]["max_length"]
+
+
+def test_doc_stride_reaches_the_span_format_only(params):
+    from xstilts.finetuning import encode_options
+
+    params["finetune"]["overrides"] = {"xquad": {"doc_stride": 64}}
+    config.validate(params)
+    assert encode_options(params, "xquad") == {"doc_stride": 64}
+    assert encode_options(params, "squad") == {"doc_stride": params["finetune"]["doc_stride"]} == {"doc_stride": 128}
+    assert encode_options(params, "xnli") == encode_options(params, "panx") == encode_options(params, "hellaswag") == {}

@@ -104,6 +104,19 @@ def test_changed_data_tokenizer_or_settings_miss(tmp_path, tok, cache, monkeypat
     assert len(calls) == 5 and len(list(cache.glob("*.npz"))) == 5
 
 
+def test_span_doc_stride_is_part_of_the_key(tmp_path, tok, cache, monkeypatch):
+    path = write(tmp_path, "xquad", 20)
+    calls = counting(monkeypatch, formats.get("span"))
+    first = common.load_dataset("xquad", path).features(tok, 48, train=True, doc_stride=16)
+    again = common.load_dataset("xquad", path).features(tok, 48, train=True, doc_stride=16)
+    assert len(calls) == 1 and same_features(first, again)
+    common.load_dataset("xquad", path).features(tok, 48, train=True, doc_stride=8)
+    assert len(calls) == 2 and len(list(cache.glob("*.npz"))) == 2
+    key = featcache.key(formats.get("span"), tok, "md5", 48, True, {"doc_stride": 16})
+    assert key["options"] == {"doc_stride": 16} and "options" not in featcache.key(formats.get("span"), tok, "md5",
+                                                                                     48, True)
+
+
 def test_derived_frames_are_not_cached_under_the_files_md5(tmp_path, tok, cache, monkeypatch):
     path = write(tmp_path, "xnli", 30)
     ds = common.load_dataset("xnli", path)

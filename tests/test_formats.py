@@ -13,7 +13,7 @@ import torch
 from xstilts import formats, modeling, training
 from xstilts.data import synthetic
 from xstilts.data.world import ENGLISH, Lexicon
-from xstilts.formats.span import MAX_ANSWER_TOKENS
+from xstilts.formats.span import Span
 from xstilts.formats.tagging import IGNORE
 from xstilts.modeling import BOS, EOS, PAD, UNK
 from xstilts.tasks import NER_LABELS, NLI_LABELS
@@ -156,9 +156,11 @@ def test_span_encode_targets_and_mask(tok):
     fmt = formats.get("span")
     df = rows("xquad", 8)
     feats = fmt.encode(df, tok, 64, train=True)
-    assert len(feats) == 8
+    assert len(feats) == 8  # the generated contexts fit in one window
+    assert fmt.truncation(feats) == {"n_inputs": 8, "n_split": 0, "n_truncated": 0}
     for f, ctx, q, texts, starts in zip(feats, df.context, df.question, df.answers_text, df.answers_start):
-        mask, offsets = f.extra
+        mask, offsets, cut = f.extra
+        assert cut == 0
         assert f.ids[mask].tolist() == tok.encode(ctx).ids[1:-1]  # exactly the context tokens
         assert f.ids[~mask].tolist() == [BOS] + tok.encode(q).ids[1:-1] + [EOS, EOS, EOS]
         s, e = f.target
@@ -172,18 +174,43 @@ def test_span_encode_targets_and_mask(tok):
     assert batch["end"].tolist() == [f.target[1] for f in feats]
 
 
-def test_span_untrainable_answers(tok):
+def test_span_windows_containment_and_cls_targets(tok):
+    """Nothing is dropped any more: an answer off token boundaries trains on the tokens containing it (run_qa),
+    a long context becomes overlapping windows (step doc_stride), windows without the answer point at <s>."""
     fmt = formats.get("span")
     df = pd.DataFrame({"id": ["a", "b", "c"], "lang": "en", "question": ["what was bought ?"] * 3,
                        "context": ["alice bought the red car .", "alice bought the red car .",
                                    "alice bought the red car . " * 20],
                        "answers_text": [["red car"], ["ar"], ["car"]],
                        "answers_start": [[17], [22], [21 + 27 * 19]], "meta": ""})
-    train = fmt.encode(df, tok, 32, train=True)
-    assert [f.example for f in train] == [0]  # not on token boundaries / truncated away: dropped
-    test = fmt.encode(df, tok, 32, train=False)
-    assert [f.example for f in test] == [0, 1, 2] and test[1].target is None and test[2].target is None
-    assert len(test[2].ids) == 32
+    for train in (True, False):
+        feats = fmt.encode(df, tok, 32, train=train, doc_stride=10)
+        by_row = {i: [f for f in feats if f.example == i] for i in range(3)}
+        assert len(by_row[0]) == len(by_row[1]) == 1
+        (a,), (b,) = by_row[0], by_row[1]
+        assert a.extra[1][a.target[0], 0] == 17 and a.extra[1][a.target[1], 1] == 24  # "red car"
+        assert b.target[0] == b.target[1] and tuple(b.extra[1][b.target[0]]) == (21, 24)  # "car" contains "ar"
+        # 20 x 6 = 120 context tokens, 32 - 4 (question) - 4 (specials) = 24 per window, a window every 10
+        windows = by_row[2]
+        assert len(windows) == 11 and all(len(f.ids) <= 32 for f in windows)
+        starts = [int(f.extra[1][np.flatnonzero(f.extra[0])[0], 0]) for f in windows]
+        assert starts == [27 * (10 * k // 6) + [0, 6, 13, 17, 21, 25][10 * k % 6] for k in range(11)]
+        hits = [k for k, f in enumerate(windows) if f.target != (0, 0)]
+        assert hits == [10]  # token 118, the last sentence's "car", is only in the last window (100..119)
+        assert all(tuple(windows[k].extra[1][windows[k].target[0]]) == (21 + 27 * 19, 24 + 27 * 19) for k in hits)
+        assert fmt.truncation(feats) == {"n_inputs": 13, "n_split": 1, "n_truncated": 0}
+    misses = [f for f in windows if f.target == (0, 0)]
+    batch = fmt.collate(misses)
+    assert batch["answer_mask"][:, 0].all() and not batch["context_mask"][:, 0].any()
+    logits = torch.zeros(*batch["input_ids"].shape, 2)
+    logits[:, 0, :] = 30.0  # the windows without the answer say "not here": the CLS position takes the loss ...
+    assert fmt.loss(logits, batch).item() < 1e-6 < fmt.loss(torch.zeros_like(logits), batch).item()
+    # ... and is never decoded
+    batch = fmt.collate(feats)
+    logits = torch.zeros(*batch["input_ids"].shape, 2)
+    logits[:, 0, :] = 30.0
+    preds = fmt.combine(df, feats, fmt.decode(logits, batch, feats))
+    assert all(c1 > c0 for c0, c1 in preds)
 
 
 def test_span_decode_and_score(tok):
@@ -199,28 +226,36 @@ def test_span_decode_and_score(tok):
         logits[i, e, 1] = 5.0
         logits[i, 1, :] = 100.0  # a question token: masked out
         logits[i, -1, :] = 100.0  # padding / final separator: masked out
-    preds = fmt.decode(logits, batch, feats)
+    preds = fmt.combine(df, feats, fmt.decode(logits, batch, feats))
     assert [c[a:b] for (a, b), c in zip(preds, df.context)] == [t[0] for t in df.answers_text]
     assert preds == [(s[0], s[0] + len(t[0])) for s, t in zip(df.answers_start, df.answers_text)]
     assert fmt.score(df, preds, "squad_f1", ())[0] == 100.0
+    assert fmt.exact_match(df, preds, "squad_f1")[0] == 100.0
 
-    # end before start is never decoded; among valid spans the best one wins (first on ties)
-    f = next(f for f in feats if f.target[0] < f.target[1])  # a multi-token answer
+    # end before start is never decoded; among valid spans the best one wins, on ties the first in run_qa's
+    # order (start candidates by falling start logit, then end candidates by falling end logit)
+    k = next(k for k, f in enumerate(feats) if f.target[0] < f.target[1])  # a multi-token answer
+    f, row = feats[k], df.iloc[[feats[k].example]].reset_index(drop=True)
+    f = type(f)(f.ids, 0, f.target, f.extra)
     s, e = f.target
     offsets = f.extra[1]
     one = fmt.collate([f])
     logits2 = torch.zeros(1, len(f.ids), 2)
     logits2[0, e, 0], logits2[0, s, 0] = 9.0, 5.0
     logits2[0, s, 1], logits2[0, e, 1] = 9.0, 5.0
-    assert fmt.decode(logits2, one, [f]) == [(int(offsets[s, 0]), int(offsets[s, 1]))]
-    # spans longer than MAX_ANSWER_TOKENS are never decoded
+    assert fmt.combine(row, [f], fmt.decode(logits2, one, [f])) == [(int(offsets[e, 0]), int(offsets[e, 1]))]
+    logits2[0, s, 0] = 9.5  # now (s, s) scores 18.5, (e, e) 14 and (s, e) 14.5
+    assert fmt.combine(row, [f], fmt.decode(logits2, one, [f])) == [(int(offsets[s, 0]), int(offsets[s, 1]))]
+    # spans longer than max_answer_tokens (30 by default, as run_qa; 3 here) are never decoded
+    short = Span(max_answer_tokens=3)
     p = int(np.flatnonzero(f.extra[0])[0])
-    assert f.extra[0][p + MAX_ANSWER_TOKENS]
+    assert f.extra[0][p + 3]
     logits3 = torch.zeros(1, len(f.ids), 2)
     logits3[0, p, 0] = 9.0
-    logits3[0, p + MAX_ANSWER_TOKENS, 1] = 9.0
-    logits3[0, p + 3, 1] = 1.0
-    assert fmt.decode(logits3, one, [f]) == [(int(offsets[p, 0]), int(offsets[p + 3, 1]))]
+    logits3[0, p + 3, 1] = 9.0
+    logits3[0, p + 2, 1] = 1.0
+    assert short.combine(row, [f], short.decode(logits3, one, [f])) == [(int(offsets[p, 0]), int(offsets[p + 2, 1]))]
+    assert fmt.combine(row, [f], fmt.decode(logits3, one, [f])) == [(int(offsets[p, 0]), int(offsets[p + 3, 1]))]
 
 
 def test_span_score_known_values():
@@ -268,14 +303,22 @@ def test_tagging(tok):
     assert fmt.score(df, df.tags.tolist(), "f1", NER_LABELS)[0] == 100.0
 
 
-def test_tagging_truncated_words_predicted_o(tok):
+def test_tagging_long_sentences_are_split_into_windows(tok):
+    """XTREME's preprocessing: a sentence longer than max_length is split between words into windows that fit;
+    every word is predicted by the model (none is scored as "O" for lack of a slot), and the split is counted."""
     fmt = formats.get("tagging")
-    df = pd.DataFrame({"tokens": [["alice"] * 10], "tags": [[1] * 10]})
+    df = pd.DataFrame({"tokens": [["alice"] * 10, ["bob"]], "tags": [list(range(1, 11)), [3]]})
     feats = fmt.encode(df, tok, 5, train=False)
-    assert len(feats[0].ids) == 5
-    logits = torch.zeros(1, 5, len(NER_LABELS))
+    assert [f.example for f in feats] == [0, 0, 0, 0, 1] and all(len(f.ids) <= 5 for f in feats)
+    assert [f.target[f.target != IGNORE].tolist() for f in feats] == [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10], [3]]
+    assert fmt.truncation(feats) == {"n_inputs": 5, "n_split": 1, "n_truncated": 0, "n_unk_words": 0,
+                                     "n_truncated_words": 0}
+    batch = fmt.collate(feats)
+    logits = torch.zeros(*batch["input_ids"].shape, len(NER_LABELS))
     logits[..., 1] = 1.0
-    assert fmt.decode(logits, fmt.collate(feats), feats) == [[1, 1, 1] + [0] * 7]
+    out = fmt.decode(logits, batch, feats)
+    assert out[0] == [1, 1, 1] + [None] * 7  # a window predicts its own words only
+    assert fmt.combine(df, feats, out) == [[1] * 10, [1]]
 
 
 # ---- a tiny model ---------------------------------------------------------------------------------------------------

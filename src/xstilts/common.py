@@ -46,7 +46,7 @@ class Dataset:
     md5: str
 
     def __post_init__(self) -> None:
-        self._features: dict[tuple[int, int, bool], list] = {}
+        self._features: dict[tuple, list] = {}
         # the frame read from `path` (set by load_dataset); a derived copy (dataclasses.replace, e.g. the tune
         # stage's subsample) gets None here, so its features are never looked up under the file's md5
         self._file_df: pd.DataFrame | None = None
@@ -55,16 +55,16 @@ class Dataset:
     def fmt(self) -> formats.Format:
         return formats.get(self.task.format)
 
-    def features(self, tok, max_length: int, train: bool) -> list:
-        """Tokenised features, computed once per (tokenizer, max_length, train) and reused across models; for the
-        file's own rows also cached on disk across processes and stages (xstilts.featcache, keyed by the file's
-        md5). Do not modify `df` in place."""
-        key = (id(tok), max_length, train)
+    def features(self, tok, max_length: int, train: bool, **options) -> list:
+        """Tokenised features, computed once per (tokenizer, max_length, train, encode options: span QA's
+        doc_stride) and reused across models; for the file's own rows also cached on disk across processes and
+        stages (xstilts.featcache, keyed by the file's md5). Do not modify `df` in place."""
+        key = (id(tok), max_length, train, tuple(sorted(options.items())))
         if key not in self._features:
             if self._file_df is not None and self._file_df is self.df:
-                self._features[key] = featcache.encode(self.fmt, self.df, tok, max_length, train, self.md5)
+                self._features[key] = featcache.encode(self.fmt, self.df, tok, max_length, train, self.md5, **options)
             else:
-                self._features[key] = self.fmt.encode(self.df, tok, max_length, train=train)
+                self._features[key] = self.fmt.encode(self.df, tok, max_length, train=train, **options)
         return self._features[key]
 
 

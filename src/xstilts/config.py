@@ -42,7 +42,8 @@ SCHEMA: dict[str, Any] = {
     "tune": {"seed": int, "n_trials": int, "lr_low": _NUM, "lr_high": _NUM, "train_examples": int,
              "epochs": int, "pruner": str, "storage": str, "shared": bool},
     "finetune": {"epochs": int, "batch_size": int, "grad_accum": int, "warmup": _NUM, "weight_decay": _NUM,
-                 "max_grad_norm": _NUM, "freeze_embeddings": bool, "compile": bool, "overrides": dict,
+                 "max_grad_norm": _NUM, "freeze_embeddings": bool, "compile": bool, "doc_stride": int,
+                 "overrides": dict,
                  "degenerate_margin": _NUM, "degenerate_collapse": _NUM, "restarts": int},
     "evaluate": {"batch_size": int, "retrieval_layer": int},
     "report": {"seed": int, "n_bootstrap": int, "n_permutations": int, "alpha": _NUM, "correction": str,
@@ -219,10 +220,11 @@ def validate(p: dict) -> dict:
         raise ConfigError("params.yaml: `tune.shared` is true, which needs a storage other workers can reach, not 'memory'")
     if tu["n_trials"] < 1:
         raise ConfigError("params.yaml: `tune.n_trials` must be >= 1")
-    for key in ("epochs", "batch_size", "grad_accum"):
+    for key in ("epochs", "batch_size", "grad_accum", "doc_stride"):
         if p["finetune"][key] < 1:
             raise ConfigError(f"params.yaml: `finetune.{key}` must be >= 1")
-    per_task = {"epochs": int, "batch_size": int, "grad_accum": int, "max_length": int, "warmup": _NUM}
+    per_task = {"epochs": int, "batch_size": int, "grad_accum": int, "max_length": int, "doc_stride": int,
+                "warmup": _NUM}
     for task, over in p["finetune"]["overrides"].items():
         _choice(task, tuple(T.TASKS), f"finetune.overrides.{task}")
         if not isinstance(over, dict):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import tasks
+from . import formats, tasks
 from .common import Dataset, load_dataset
 from .data import schema
 from .training import evaluate
@@ -65,18 +65,35 @@ def balanced_score(df: pd.DataFrame, preds: list) -> float:
     return 100.0 * sum(per) / len(per)
 
 
-def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_size: int, rule=None):
+def qa_scores(fmt, df: pd.DataFrame, preds: list, metric: str, f1: float) -> dict:
+    """XTREME-R's QA measures next to F1 (`score`): exact match under the same normalisation (SQuAD's, or MLQA's
+    per language) and (EM + F1) / 2, the per-language value XTREME-R's `avg_metric` averages; NaN for non-QA
+    formats."""
+    em_fn = getattr(fmt, "exact_match", None)
+    if em_fn is None:
+        return {"em": float("nan"), "em_f1_mean": float("nan")}
+    em, _ = em_fn(df, preds, metric)
+    return {"em": em, "em_f1_mean": (em + f1) / 2}
+
+
+def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_size: int, rule=None,
+                   options: dict | None = None):
     """(result rows, prediction rows) of one model on every (language, subset). With a health `rule`
-    (xstilts.health.Rule), every clean row also carries the model's health on that test set (`health_*`)."""
+    (xstilts.health.Rule), every clean row also carries the model's health on that test set (`health_*`).
+    `options`: the format's encode options (span QA's doc_stride; finetuning.encode_options). Every row also
+    carries `em` and `em_f1_mean` (QA; NaN otherwise) and what encoding cut or split in that file
+    (`formats.truncation_counts`: n_inputs, n_split, n_truncated, ...)."""
     from . import health
 
     info = tasks.get(target)
     results, predictions = [], []
     clean_by_lang: dict[str, tuple[pd.DataFrame, list]] = {}
     for (lang, subset), ds in sorted(sets.items(), key=lambda kv: (kv[0][0], kv[0][1] != "clean", kv[0][1])):
-        feats = ds.features(tok, max_length, train=False)
+        feats = ds.features(tok, max_length, train=False, **(options or {}))
         score, per_example, preds = evaluate(model, ds.fmt, ds.df, feats, info.metric, info.labels, batch_size)
-        extra: dict = {"balanced_score": balanced_score(ds.df, preds)}
+        extra: dict = {"balanced_score": balanced_score(ds.df, preds),
+                       **qa_scores(ds.fmt, ds.df, preds, info.metric, score),
+                       **formats.truncation_counts(ds.fmt, feats)}
         if subset == "clean":
             clean_by_lang[lang] = (ds.df, preds)
             clean_score = score
@@ -135,7 +152,8 @@ def evaluate_encoder(encoder, target: str, sets: dict, tok, *, layer: int, max_l
             clean_score = 100.0 * float(pd.Series(clean_per_query).iloc[pos.loc[queries["source_id"]]].mean())
         results.append({"target_task": target, "language": lang, "subset": subset, "metric": info.metric,
                         "score": score, "clean_score": clean_score, "n": len(queries),
-                        "chance": 100.0 / len(cands), "data_md5": ds.md5})
+                        "chance": 100.0 / len(cands), "data_md5": ds.md5, "em": float("nan"),
+                        "em_f1_mean": float("nan"), **{k: float("nan") for k in formats.TRUNCATION_KEYS}})
         source = queries["source_id"] if "source_id" in queries else queries["id"]
         predictions += [{"target_task": target, "language": lang, "subset": subset, "id": i, "source_id": s,
                          "prediction": json.dumps(h), "example_score": float(e)}

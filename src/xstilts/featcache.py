@@ -3,7 +3,8 @@ and every rank of a data-parallel run tokenise the same files).
 
 An entry is keyed by everything that determines the features: the data file's md5, the tokenizer (a digest of
 its serialised model, vocabulary, normaliser, pre-tokeniser and post-processor; truncation and padding are set
-per call and left out), max_length, the train flag, the format, and the code version (this module, the format's
+per call and left out), max_length, the train flag, the format, the format's encode options (span QA's
+doc_stride), and the code version (this module, the format's
 module, `formats/__init__.py` and the tokenizers library version). Entries are numpy `.npz` files read with
 `allow_pickle=False` (no pickle anywhere), written to a temporary file and renamed into place (a reader never
 sees a partial entry; concurrent writers of the same key write the same bytes). An unreadable entry is
@@ -28,7 +29,7 @@ import numpy as np
 
 from .formats import Feature
 
-VERSION = 1
+VERSION = 2  # 2: span QA windows (doc_stride), tagging windows, multiple-choice truncation counts
 ENV = "XSTILTS_FEATURE_CACHE"
 FIELDS = ("ids", "target", "extra")
 _OFF = ("", "0", "off", "false", "no")
@@ -73,9 +74,12 @@ def code_digest(fmt) -> str:
     return h.hexdigest()
 
 
-def key(fmt, tok, data_md5: str, max_length: int, train: bool) -> dict[str, Any]:
-    return {"data_md5": data_md5, "tokenizer": tokenizer_digest(tok), "max_length": int(max_length),
-            "train": bool(train), "format": fmt.name, "code": code_digest(fmt)}
+def key(fmt, tok, data_md5: str, max_length: int, train: bool, options: dict | None = None) -> dict[str, Any]:
+    k = {"data_md5": data_md5, "tokenizer": tokenizer_digest(tok), "max_length": int(max_length),
+         "train": bool(train), "format": fmt.name, "code": code_digest(fmt)}
+    if options:
+        k["options"] = {name: options[name] for name in sorted(options)}
+    return k
 
 
 def entry_path(directory: Path, k: dict[str, Any]) -> Path:
@@ -83,19 +87,19 @@ def entry_path(directory: Path, k: dict[str, Any]) -> Path:
     return directory / f"{k['format']}-{digest[:40]}.npz"
 
 
-def encode(fmt, df, tok, max_length: int, train: bool, data_md5: str) -> list[Feature]:
-    """`fmt.encode(df, tok, max_length, train)` through the cache; `df` must be the whole content of the file
-    whose md5 is `data_md5`."""
+def encode(fmt, df, tok, max_length: int, train: bool, data_md5: str, **options) -> list[Feature]:
+    """`fmt.encode(df, tok, max_length, train, **options)` through the cache; `df` must be the whole content of
+    the file whose md5 is `data_md5`."""
     directory = cache_dir()
     if directory is None:
-        return fmt.encode(df, tok, max_length, train=train)
-    k = key(fmt, tok, data_md5, max_length, train)
+        return fmt.encode(df, tok, max_length, train=train, **options)
+    k = key(fmt, tok, data_md5, max_length, train, options)
     path = entry_path(directory, k)
     if path.exists():
         feats = load(path, k)
         if feats is not None:
             return feats
-    feats = fmt.encode(df, tok, max_length, train=train)
+    feats = fmt.encode(df, tok, max_length, train=train, **options)
     try:
         save(path, feats, k)
     except (OSError, TypeError, ValueError) as exc:  # a read-only disk or an unexpected field type: no cache

@@ -12,10 +12,11 @@ from .training import FitResult, evaluate, fit
 
 def hyper(params: dict, task: str) -> dict:
     """Fine-tuning hyperparameters of one task: `finetune` with `finetune.overrides.<task>` on top (the paper
-    profile records jiant's per-target epochs, batch x accumulation and sequence length there)."""
+    profile records jiant's per-target epochs, batch x accumulation and sequence length there). `max_length` and
+    `doc_stride` (span QA: the step between context windows) also decide how the evaluate stage encodes."""
     ft = params["finetune"]
     out = {k: ft[k] for k in ("epochs", "batch_size", "grad_accum", "warmup", "weight_decay", "max_grad_norm",
-                              "freeze_embeddings")}
+                              "freeze_embeddings", "doc_stride")}
     out["max_length"] = params["pretrain"]["max_length"]
     out.update(ft.get("overrides", {}).get(task, {}))
     return out
@@ -23,6 +24,13 @@ def hyper(params: dict, task: str) -> dict:
 
 def max_length(params: dict, task: str) -> int:
     return hyper(params, task)["max_length"]
+
+
+def encode_options(params: dict, task: str) -> dict:
+    """The keyword options with which `task`'s format encodes its rows ({"doc_stride": ...} for span QA)."""
+    from . import formats, tasks
+
+    return formats.encode_options(formats.get(tasks.get(task).format), hyper(params, task))
 
 
 def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, params: dict, *, lr: float, seed: int,
@@ -34,11 +42,13 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
     score is rank 0's, on every rank."""
     hp = hyper(params, train.task.name)
     model = common.task_model(encoder_dir, train.task, seed, hp["freeze_embeddings"])
-    feats = train.features(tok, hp["max_length"], train=True)
+    options = encode_options(params, train.task.name)
+    feats = train.features(tok, hp["max_length"], train=True, **options)
     if not feats:
         raise ValueError(f"{train.path}: no trainable examples after tokenisation (max_length {hp['max_length']})")
     # data-parallel runs: only rank 0 evaluates (fit broadcasts its score), so only it needs the dev features
-    dev_feats = dev.features(tok, hp["max_length"], train=False) if dev is not None and distributed.is_main() else None
+    dev_feats = (dev.features(tok, hp["max_length"], train=False, **options)
+                 if dev is not None and distributed.is_main() else None)
 
     last: dict = {}
 

@@ -331,7 +331,8 @@ def _on_epoch(on_epoch, epoch: int, model: TaskModel, dev: torch.device, world: 
 
 @torch.inference_mode()
 def predict(model: TaskModel, fmt: Format, feats: list[Feature], batch_size: int) -> list:
-    """Predictions in the order of `feats` (one process: rank 0 evaluates during data-parallel training)."""
+    """`fmt.decode`'s output for each feature, in the order of `feats` (one process: rank 0 evaluates during
+    data-parallel training); `evaluate` turns them into one prediction per row."""
     distributed.check_single_process("evaluation")
     dev = device()
     model.to(dev).eval()
@@ -347,11 +348,13 @@ def predict(model: TaskModel, fmt: Format, feats: list[Feature], batch_size: int
 
 
 def evaluate(model: TaskModel, fmt: Format, df, feats: list[Feature], metric: str, labels, batch_size: int):
-    """(aggregate score, per-example scores, predictions) on the rows of `df` (features cover every row)."""
+    """(aggregate score, per-example scores, predictions) on the rows of `df` (features cover every row). A row
+    encoded as several features (span QA windows, long tagging sentences) gets one prediction from all of them
+    (`formats.combine_rows`: the format's `combine` hook)."""
+    from .formats import combine_rows
+
     preds = predict(model, fmt, feats, batch_size)
-    by_row: list = [None] * len(df)
-    for f, p in zip(feats, preds):
-        by_row[f.example] = p
+    by_row = combine_rows(fmt, df, feats, preds)
     score, per_example = fmt.score(df, by_row, metric, labels)
     return score, per_example, by_row
 

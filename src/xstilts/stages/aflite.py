@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     seed = af["seed"]
     tok = tokenizer(root) if targets else None
     from ..cellrun import train_cell
-    from ..finetuning import hyper
+    from ..finetuning import encode_options, hyper
     from ..training import evaluate
 
     metrics: dict = {"reference_seed": seed}
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             scores: dict = {}
             for lang in langs[target]:
                 ds = clean[(target, lang)]
-                feats = ds.features(tok, hp["max_length"], train=False)
+                feats = ds.features(tok, hp["max_length"], train=False, **encode_options(params, target))
                 score, per_example, preds = evaluate(ref.model, ds.fmt, ds.df, feats, info.metric, info.labels,
                                                      params["evaluate"]["batch_size"])
                 options = {**params["adversaries"],

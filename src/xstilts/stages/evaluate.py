@@ -14,7 +14,7 @@ import pandas as pd
 from .. import config, dvclock, health, tasks, tracking
 from ..common import cells_of, target_dir, tokenizer
 from ..evaluation import evaluate_encoder, evaluate_model, load_eval_sets
-from ..finetuning import max_length
+from ..finetuning import encode_options, max_length
 from ..data import schema
 from ..io import read_json, repo_root, write_metrics, write_parquet
 from ..modeling import TaskModel, load_encoder
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
                 info = json.loads((path / "model.json").read_text())
                 model = TaskModel.load(path)
                 res, pr = evaluate_model(model, target, sets[target], tok, max_length(params, target),
-                                         params["evaluate"]["batch_size"], rule=rule)
+                                         params["evaluate"]["batch_size"], rule=rule,
+                                         options=encode_options(params, target))
                 res = [{**r, **training_record(root, info)} for r in res]
                 record(cell, target, info, res, pr, target_run_id=info["mlflow_run_id"], params_extra={},
                        tags_extra={"target_run_id": info["mlflow_run_id"]})
