@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from . import tasks as T
+from .inputs import NOT_PIPELINE_TARGETS
 
 
 class ConfigError(ValueError):
@@ -95,6 +96,8 @@ def validate(p: dict) -> dict:
     for key, allowed in (("intermediate_tasks", T.INTERMEDIATE), ("target_tasks", T.TARGETS)):
         _nonempty_unique(st[key], f"study.{key}")
         for i, name in enumerate(st[key]):
+            if key == "target_tasks" and name in NOT_PIPELINE_TARGETS:
+                raise ConfigError(f"params.yaml: `study.target_tasks[{i}]` = {name!r}: {NOT_PIPELINE_TARGETS[name]}")
             _choice(name, allowed, f"study.{key}[{i}]")
     _nonempty_unique(st["arms"], "study.arms")
     allowed_arms = T.CONTROLS + tuple(st["intermediate_tasks"])

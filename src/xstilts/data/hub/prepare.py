@@ -153,8 +153,48 @@ def revision_of(hp: dict, key: str) -> str:
     return hp.get("revisions", {}).get(key) or get(key).revision
 
 
+def mirror_files(params: dict) -> dict[str, list[Path]]:
+    """{hub dataset key: the files `prepare_hub` reads from the local mirror `hub.data_dir`} (the same paths
+    `load` and `_anli_round` open), for the manual-inputs check (xstilts.inputs)."""
+    hp, st = params["hub"], params["study"]
+    if not hp.get("data_dir"):
+        return {}
+    out: dict[str, list[Path]] = {}
+
+    def add(key: str, split: str, lang: str | None = None) -> None:
+        out.setdefault(key, []).extend(_files(hp, key, split, lang))
+
+    for task in st["intermediate_tasks"]:
+        for split in ("train", "dev"):
+            if task == "ccg":
+                continue  # CCGbank: hub.ccg_path, not the mirror
+            if task == "squad":
+                add(f"squad_{hp.get('squad_version', 'v1')}", split)
+            elif task == "anli":
+                for r in ("r1", "r2", "r3"):
+                    out.setdefault("anli", []).append(Path(hp["data_dir"]) / "anli" / f"{split}_{r}.parquet")
+                if hp.get("anli_composition", "rounds") == "plus" and split == "train":
+                    add("mnli", "train")
+                    add("snli", "train")
+            else:
+                add(task, split)
+    for task in st["target_tasks"]:
+        src = TARGET_SOURCES[task]
+        if src.train is not None:
+            for key, split in ((src.train, "train"), src.dev or (src.train, "dev")):
+                add(key, split, None if key in _ENGLISH_ONLY else "en")
+        for lang in target_languages(hp, task)[0]:
+            add(src.eval, "test", lang)
+    return {key: sorted(set(files)) for key, files in out.items()}
+
+
 def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
-    """Write every dataset of the study into `out` (= data/prepared) from the hub (or its local mirror)."""
+    """Write every dataset of the study into `out` (= data/prepared) from the hub (or its local mirror). Every
+    manual input (MUSE dictionaries, CCGbank, the mirror's files: xstilts.inputs) is checked before anything is
+    read or downloaded."""
+    from ...inputs import require
+
+    require(params, Path.cwd())  # relative paths in params.yaml are relative to where the stage runs (the root)
     hp, st = params["hub"], params["study"]
     summary: dict = {}
     switched = [lang for task in st["target_tasks"] if "code_switch" in params["adversaries"]["subsets"].get(task, [])
