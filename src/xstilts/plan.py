@@ -10,6 +10,7 @@ from . import config, tasks
 # English training sizes of the hub versions (paper-and-datasets reference §1.2, §2, §4.2 [V]; COPA 400).
 HUB_TARGET_TRAIN = {"xnli": 392702, "pawsx": 49175, "udpos": 21253, "panx": 20000, "xquad": 87599,
                     "mlqa": 87599, "tydiqa": 3696, "xcopa": 400, "tatoeba": 0}
+SOCIALIQA_TRAIN = 33410  # allenai/social_i_qa train (paper profile prepare.train_size.socialiqa)
 # Evaluation examples per language: exact where every language has the same size (XNLI, PAWS-X, XQuAD, XCOPA,
 # Tatoeba), otherwise a ROUGH per-language average of the reference's ranges (UD-POS 47-20,436; PAN-X
 # 1,000-10,000, upper bound; MLQA 4,517-11,590; TyDiQA 323-2,719): a planning figure, not a data fact.
@@ -58,6 +59,11 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
     tune_examples = tu["n_trials"] * tu["train_examples"] * tu["epochs"] * sum(
         cost[t] for t in st["intermediate_tasks"] + targets)
     target_examples = cells * sum(tsize[t] * epochs[t] for t in targets)
+    first_stage = 0  # XTREME-R's XCOPA recipe: all of SocialIQA before COPA, for every encoder
+    if "xcopa" in targets and params["target"]["xcopa_recipe"] == "socialiqa_then_copa":
+        n_siqa = params["prepare"]["train_size"].get("socialiqa", SOCIALIQA_TRAIN) if hub else SOCIALIQA_TRAIN
+        first_stage = cells * n_siqa * epochs["xcopa"] * cost["socialiqa"]
+        target_examples += first_stage
     eval_examples = 0
     eval_runs = 0
     for t in st["target_tasks"]:
@@ -76,6 +82,7 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
                  "evaluate (model x language x subset)": eval_runs},
         "examples": {"tune": int(tune_examples), "intermediate": int(inter_examples), "target": int(target_examples),
                      "evaluate": int(eval_examples)},
+        "xcopa_first_stage_examples": int(first_stage),
         "gpu_hours": (train_seconds + eval_seconds) / 3600,
         "assumptions": a,
     }
@@ -87,6 +94,9 @@ def render(p: dict) -> str:
     lines += [f"  {k:<40}{v:>12,}" for k, v in p["runs"].items()]
     lines += ["", "examples processed (training: x epochs x seeds; multiple choice x choices):"]
     lines += [f"  {k:<40}{v:>16,}" for k, v in p["examples"].items()]
+    if p.get("xcopa_first_stage_examples"):
+        lines += [f"  (target includes {p['xcopa_first_stage_examples']:,} of XCOPA's SocialIQA phase, "
+                  f"target.xcopa_recipe: socialiqa_then_copa)"]
     if p["source"] != "hub":
         return "\n".join(lines + ["", "CPU profile: measured wall times are in docs/performance.md"])
     lines += ["", f"estimated GPU-hours: {p['gpu_hours']:,.0f}",

@@ -63,6 +63,11 @@ TARGET_SOURCES: dict[str, TargetSource] = {
 }
 # hub keys whose data are English by construction (no language argument)
 _ENGLISH_ONLY = {"mnli", "squad_v1", "copa"}
+# XTREME-R's XCOPA recipe (scripts/train_xcopa.sh) trains on English SocialIQA before COPA: whenever xcopa is a
+# target, prepare also writes SocialIQA's train/dev into targets/xcopa/socialiqa/, the first-phase data the target
+# stage reads with `target.xcopa_recipe: socialiqa_then_copa` (written whatever the recipe, so that switching the
+# recipe re-runs only the target stages, not prepare and everything that reads data/prepared/targets)
+XCOPA_FIRST_STAGE = "socialiqa"
 
 
 def _files(hp: dict, key: str, split: str, lang: str | None) -> list[Path] | None:
@@ -146,6 +151,8 @@ def used_keys(hp: dict, st: dict) -> list[str]:
     for task in st["target_tasks"]:
         src = TARGET_SOURCES[task]
         keys |= {k for k in (src.train, src.eval) if k}
+        if task == "xcopa":
+            keys.add(XCOPA_FIRST_STAGE)
     return sorted(keys)
 
 
@@ -185,6 +192,9 @@ def mirror_files(params: dict) -> dict[str, list[Path]]:
                 add(key, split, None if key in _ENGLISH_ONLY else "en")
         for lang in target_languages(hp, task)[0]:
             add(src.eval, "test", lang)
+        if task == "xcopa":
+            for split in ("train", "dev"):
+                add(XCOPA_FIRST_STAGE, split)
     return {key: sorted(set(files)) for key, files in out.items()}
 
 
@@ -197,6 +207,7 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
     require(params, Path.cwd())  # relative paths in params.yaml are relative to where the stage runs (the root)
     hp, st = params["hub"], params["study"]
     summary: dict = {}
+    loaded: dict[tuple[str, str], tuple[pd.DataFrame, str]] = {}  # (intermediate task, split) -> rows, variant
     switched = [lang for task in st["target_tasks"] if "code_switch" in params["adversaries"]["subsets"].get(task, [])
                 for lang in target_languages(hp, task)[0]]
     dictionaries = load_dictionaries(params, out, summary, switched)  # user-supplied MUSE files, before any download
@@ -206,7 +217,7 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
         fmt = T.get(task).format
         d = out / "intermediate" / task
         for split in ("train", "dev"):
-            df, variant = intermediate_data(hp, task, split)
+            df, variant = loaded[(task, split)] = intermediate_data(hp, task, split)
             schema.write(df, d / f"{split}.parquet", fmt)
             summary[f"{task}.{split}"] = len(df)
             summary[f"{task}.{split}.dropped"] = int(df.attrs.get("dropped", 0))
@@ -232,6 +243,12 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
                 df = load(hp, key, hub_split, None if key in _ENGLISH_ONLY else "en")
                 schema.write(df, d / f"{split}.parquet", info.format)
                 summary[f"{task}.{split}"] = len(df)
+        if task == "xcopa":  # XTREME-R's first-phase data (target.xcopa_recipe), see XCOPA_FIRST_STAGE
+            first = T.get(XCOPA_FIRST_STAGE)
+            for split in ("train", "dev"):
+                df, _ = loaded.get((XCOPA_FIRST_STAGE, split)) or intermediate_data(hp, XCOPA_FIRST_STAGE, split)
+                schema.write(df, d / XCOPA_FIRST_STAGE / f"{split}.parquet", first.format)
+                summary[f"{task}.{XCOPA_FIRST_STAGE}.{split}"] = len(df)
         for lang in langs:
             write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary, dictionaries)
         schema.write_task_json(task, params, out, {"languages": langs, "languages_missing_on_hub": missing,
