@@ -113,6 +113,14 @@ def test_check_and_plan_list_them_and_exit_nonzero_until_present(paper, tmp_path
     assert cli.main(["plan"]) == 0
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf"])
+def test_plan_refuses_a_throughput_that_is_not_positive(params, tmp_path, monkeypatch, capsys, value):
+    monkeypatch.setenv("XSTILTS_ROOT", str(_repo(tmp_path, params)))
+    assert cli.main(["plan", f"--throughput={value}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "--throughput must be a positive number" in err and "Traceback" not in err
+
+
 def test_xtreme_r_tasks_that_are_no_pipeline_target_are_refused_with_instructions(params):
     for name, hint in (("mewslix", "get-mewsli-x.sh"), ("bucc", "mining pool"), ("lareqa", "mAP@20")):
         p = copy.deepcopy(params)

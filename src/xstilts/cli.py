@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     pl = sub.add_parser("plan", help="dry run: runs per stage, examples processed, estimated GPU-hours, manual "
                                      "inputs (exit 3 if one is missing)")
     pl.add_argument("--throughput", type=float, default=None,
-                    help="assumed training examples/s per GPU (default: see xstilts.plan.Assumptions)")
+                    help="training examples/s per GPU, > 0 (default: benchmarks/gpu_throughput.json when a GPU "
+                         "measurement is recorded, else xstilts.plan.Assumptions)")
     a = sub.add_parser("adversaries", help="list the adversary registry and show one clean/adversarial example "
                                              "per target task and adversary from data/prepared")
     a.add_argument("--lang", default="ea", help="language of the examples (default: ea; falls back to the last "
@@ -82,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"params.yaml now holds the {args.name!r} profile; run `xstilts check` (manual inputs), then "
                   f"`dvc repro`")
         elif args.cmd == "plan":
-            from .plan import Assumptions, plan, render
+            from .plan import assumptions_for, plan, render
 
-            a = Assumptions() if args.throughput is None else Assumptions(train_examples_per_second=args.throughput)
+            try:
+                a, note = assumptions_for(root, args.throughput)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             params = config.load(root / "params.yaml")
-            print(render(plan(params, a)))
+            print(render(plan(params, a), note))
             return _manual_inputs(params, root)
         elif args.cmd == "adversaries":
             from .showcase import show
