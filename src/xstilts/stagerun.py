@@ -83,11 +83,16 @@ def _where(path: Path | None) -> str:
         return f"traceback in {path}"
 
 
-def one_line(exc: BaseException) -> str:
-    """The exception's message (its own text; FileNotFoundError raised by `open` gets its file name)."""
+def one_line(exc: BaseException, stage: str = "") -> str:
+    """The exception's message (its own text, without a leading `<stage>: ` the line already starts with;
+    FileNotFoundError raised by `open` gets its file name)."""
     if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in str(exc):
         return f"{exc.strerror or exc}: {exc.filename}"
     text = str(exc).strip()
+    for prefix in {f"{stage}: ", f"{stage.split('@')[0]}: "} if stage else ():
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
     return text or type(exc).__name__
 
 
@@ -98,7 +103,7 @@ def run(name: str, main: Callable[[list[str] | None], object], argv: list[str] |
         main(argv)
     except user_errors() as exc:
         log = write_log(stage, exc)
-        print(f"{stage}: error: {one_line(exc)} ({_where(log)})", file=sys.stderr, flush=True)
+        print(f"{stage}: error: {one_line(exc, stage)} ({_where(log)})", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_USER_ERROR) from None
     except (KeyboardInterrupt, SystemExit):
         raise
