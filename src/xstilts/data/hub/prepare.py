@@ -47,7 +47,8 @@ class TargetSource:
 
 
 # XTREME's recipe: XNLI trains on MNLI, XQuAD/MLQA on SQuAD v1.1, XCOPA on English COPA (XTREME-R's baseline
-# trains on SIQA then COPA; SocialIQA is one of our intermediate arms), Tatoeba on nothing, the others on their own
+# trains on SIQA then COPA, `target.xcopa_recipe: socialiqa_then_copa`, see XCOPA_FIRST_STAGE; SocialIQA is one of
+# our intermediate arms), Tatoeba on nothing, the others on their own
 # English train. TyDiQA-GoldP has no English dev beside its evaluation set: its English part tunes the LR (the
 # zero-shot languages stay untouched).
 TARGET_SOURCES: dict[str, TargetSource] = {
