@@ -167,7 +167,8 @@ def test_pretrain_pins_a_local_model(tmp_path):
 
 
 def _every_target_mirror(root: Path) -> None:
-    """Add pawsx, udpos, mlqa, tydiqa, copa, xcopa and tatoeba to a mirror, in the hubs' exact schemas."""
+    """Add pawsx, udpos, mlqa, tydiqa, copa, xcopa (+ SocialIQA, its XTREME-R first phase) and tatoeba to a
+    mirror, in the hubs' exact schemas."""
     S, CL = datasets.Sequence, datasets.ClassLabel
     paws_f = {"id": V("int32"), "sentence1": V("string"), "sentence2": V("string"), "label": V("string")}
     for lang, splits in (("en", ("train", "validation", "test")), ("de", ("test",))):
@@ -202,6 +203,9 @@ def _every_target_mirror(root: Path) -> None:
     _ds({"premise": ["Sadas vihma."], "choice1": ["Saime märjaks."], "choice2": ["Laulsime."],
          "question": ["effect"], "label": [0], "idx": [0], "changed": [False]}, xcopa_f,
         root / "xcopa" / "et" / "test.parquet")
+    for hub_split in ("train", "validation"):  # XTREME-R's first XCOPA phase (target.xcopa_recipe) reads SocialIQA
+        (root / "socialiqa").mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIX / "socialiqa" / "train.parquet", root / "socialiqa" / f"{hub_split}.parquet")
     bitext = {"source_sentence": ["Hallo Welt.\n", "Danke.\n"], "target_sentence": ["Hello world.\n", "Thanks.\n"],
               "source_lang": ["deu", "deu"], "target_lang": ["eng", "eng"]}
     _ds(bitext, {k: V("string") for k in bitext}, root / "tatoeba" / "deu" / "validation.parquet")
@@ -237,6 +241,9 @@ def test_prepare_hub_every_paper_target_from_a_local_mirror(paper, mirror, tmp_p
     assert read("tydiqa", "test", "fi.parquet").id.tolist() == ["finnish-2-0"]
     assert read("xcopa", "train.parquet").context.tolist() == ["It rained. What happened as a result?"]  # COPA
     assert not (tgt / "xcopa" / "test" / "en.parquet").exists()  # XCOPA has no English
+    siqa = read("xcopa", "socialiqa", "train.parquet")  # written whatever target.xcopa_recipe says
+    assert len(siqa) == summary["xcopa.socialiqa.train"] > 0 and len(siqa.choices.iloc[0]) == 3
+    assert (tgt / "xcopa" / "socialiqa" / "dev.parquet").exists() and "revision.socialiqa" in summary
     tatoeba = read("tatoeba", "test", "de.parquet")
     assert sorted(tatoeba.lang) == ["de", "de", "en", "en"] and not (tgt / "tatoeba" / "train.parquet").exists()
     noisy = read("tatoeba", "adversarial", "char_noise", "de.parquet")

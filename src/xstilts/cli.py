@@ -47,15 +47,36 @@ def apply_profile(root: Path, name: str) -> dict:
     return merged
 
 
+EXIT_MISSING_INPUTS = 3
+
+
+def _manual_inputs(params: dict, root: Path) -> int:
+    """Print the profile's manual inputs (xstilts.inputs); EXIT_MISSING_INPUTS when one is missing, so that
+    `xstilts check && dvc repro` stops before DVC touches any output."""
+    from . import inputs
+
+    items = inputs.manual_inputs(params, root)
+    print("\n".join(["", *inputs.render(items)]))
+    gone = inputs.missing(items)
+    if gone:
+        print(f"error: {len(gone)} manual input(s) missing (listed above); `dvc repro` would stop in prepare. "
+              f"Supply them or follow the 'without them' line.", file=sys.stderr)
+        return EXIT_MISSING_INPUTS
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="xstilts", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("profile", help="switch params.yaml to a profile (smoke, ...) on top of the default")
     p.add_argument("name")
-    sub.add_parser("check", help="validate params.yaml and exit")
-    pl = sub.add_parser("plan", help="dry run: runs per stage, examples processed, estimated GPU-hours")
+    sub.add_parser("check", help="validate params.yaml and list the manual inputs the profile needs (exit 3 if "
+                                 "one is missing)")
+    pl = sub.add_parser("plan", help="dry run: runs per stage, examples processed, estimated GPU-hours, manual "
+                                     "inputs (exit 3 if one is missing)")
     pl.add_argument("--throughput", type=float, default=None,
-                    help="assumed training examples/s per GPU (default: see xstilts.plan.Assumptions)")
+                    help="training examples/s per GPU, > 0 (default: benchmarks/gpu_throughput.json when a GPU "
+                         "measurement is recorded, else xstilts.plan.Assumptions)")
     a = sub.add_parser("adversaries", help="list the adversary registry and show one clean/adversarial example "
                                              "per target task and adversary from data/prepared")
     a.add_argument("--lang", default="ea", help="language of the examples (default: ea; falls back to the last "
@@ -69,19 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "profile":
             apply_profile(root, args.name)
-            print(f"params.yaml now holds the {args.name!r} profile; run `dvc repro`")
+            print(f"params.yaml now holds the {args.name!r} profile; run `xstilts check` (manual inputs), then "
+                  f"`dvc repro`")
         elif args.cmd == "plan":
-            from .plan import Assumptions, plan, render
+            from .plan import assumptions_for, plan, render
 
-            a = Assumptions() if args.throughput is None else Assumptions(train_examples_per_second=args.throughput)
-            print(render(plan(config.load(root / "params.yaml"), a)))
+            try:
+                a, note = assumptions_for(root, args.throughput)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            params = config.load(root / "params.yaml")
+            print(render(plan(params, a), note))
+            return _manual_inputs(params, root)
         elif args.cmd == "adversaries":
             from .showcase import show
 
             print("\n".join(show(root, args.lang, args.index)))
         elif args.cmd == "check":
-            config.load(root / "params.yaml")
+            params = config.load(root / "params.yaml")
             print("params.yaml: ok")
+            return _manual_inputs(params, root)
         else:
             from .provenance import verify
 

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from . import tasks as T
+from .inputs import NOT_PIPELINE_TARGETS
 
 
 class ConfigError(ValueError):
@@ -22,6 +23,9 @@ HUB_SCHEMA = {"benchmark": str, "revisions": dict, "squad_version": str, "anli_c
               "model": {"id": str, "revision": str}}
 PRUNERS = ("median", "halving", "hyperband", "none")
 CORRECTIONS = ("holm", "bh")  # multiple-comparison corrections of the report (xstilts.analysis.stats.CORRECTIONS)
+XCOPA_RECIPES = ("copa", "socialiqa_then_copa")  # target.xcopa_recipe: English COPA only, or XTREME-R's SIQA -> COPA
+TATOEBA_ENCODERS = ("pretrained", "squad")  # evaluate.tatoeba_encoder: the arm's encoder, or its SQuAD-trained one
+SQUAD_TARGETS = ("xquad", "mlqa")  # targets trained on English SQuAD(-style) data, in this order of preference
 
 # key -> expected python type(s); nested dicts are walked; lists are checked by _check_list
 SCHEMA: dict[str, Any] = {
@@ -45,7 +49,8 @@ SCHEMA: dict[str, Any] = {
                  "max_grad_norm": _NUM, "freeze_embeddings": bool, "compile": bool, "doc_stride": int,
                  "overrides": dict,
                  "degenerate_margin": _NUM, "degenerate_collapse": _NUM, "restarts": int},
-    "evaluate": {"batch_size": int, "retrieval_layer": int},
+    "target": {"xcopa_recipe": str},
+    "evaluate": {"batch_size": int, "retrieval_layer": int, "tatoeba_encoder": str},
     "report": {"seed": int, "n_bootstrap": int, "n_permutations": int, "alpha": _NUM, "correction": str,
                "exclude_degenerate": bool},
 }
@@ -96,6 +101,8 @@ def validate(p: dict) -> dict:
     for key, allowed in (("intermediate_tasks", T.INTERMEDIATE), ("target_tasks", T.TARGETS)):
         _nonempty_unique(st[key], f"study.{key}")
         for i, name in enumerate(st[key]):
+            if key == "target_tasks" and name in NOT_PIPELINE_TARGETS:
+                raise ConfigError(f"params.yaml: `study.target_tasks[{i}]` = {name!r}: {NOT_PIPELINE_TARGETS[name]}")
             _choice(name, allowed, f"study.{key}[{i}]")
     _nonempty_unique(st["arms"], "study.arms")
     allowed_arms = T.CONTROLS + tuple(st["intermediate_tasks"])
@@ -172,6 +179,7 @@ def validate(p: dict) -> dict:
     for task in st["target_tasks"]:
         if len(p["adversaries"]["subsets"].get(task, [])) < 1:
             raise ConfigError(f"params.yaml: `adversaries.subsets.{task}` must list at least one adversary")
+    _validate_protocol(p)
     layer = p["evaluate"]["retrieval_layer"]
     depth = p["pretrain"]["num_layers"] if st["source"] == "synthetic" else None
     if layer < 0 or (depth is not None and layer > depth):
@@ -319,3 +327,21 @@ def load(path: Path | str | None = None) -> dict:
 def size_labels(params: dict) -> list[str]:
     """Subsample size labels of every intermediate task: the controlled sizes, then "full"."""
     return [str(s) for s in params["subsample"]["sizes"]]
+
+
+def squad_target(params: dict) -> str | None:
+    """The target task whose model is trained on English SQuAD(-style) data (xquad, else mlqa), if the study has
+    one: with `evaluate.tatoeba_encoder: squad` its encoder embeds the retrieval targets."""
+    return next((t for t in SQUAD_TARGETS if t in params["study"]["target_tasks"]), None)
+
+
+def _validate_protocol(p: dict) -> None:
+    """XTREME-R protocol options: XCOPA's training recipe and the encoder Tatoeba is embedded with."""
+    _choice(p["target"]["xcopa_recipe"], XCOPA_RECIPES, "target.xcopa_recipe")  # inert without an xcopa target
+    encoder = p["evaluate"]["tatoeba_encoder"]
+    _choice(encoder, TATOEBA_ENCODERS, "evaluate.tatoeba_encoder")
+    retrieval = [t for t in p["study"]["target_tasks"] if T.get(t).format == "retrieval"]
+    if encoder == "squad" and retrieval and squad_target(p) is None:
+        raise ConfigError(f"params.yaml: `evaluate.tatoeba_encoder` = 'squad' embeds {', '.join(retrieval)} with the "
+                          f"encoder of each model's SQuAD-trained target model, but `study.target_tasks` lists none "
+                          f"of {', '.join(SQUAD_TARGETS)}; add one or use 'pretrained'")

@@ -32,13 +32,17 @@ def experiment_name(stage: str) -> str:
     return f"xstilts-{stage}"
 
 
+class TrackingUnavailable(RuntimeError):
+    """The MLflow tracking server named by $MLFLOW_TRACKING_URI does not answer."""
+
+
 def _check_reachable(uri: str) -> None:
     if not uri.startswith(("http://", "https://")):
         return
     try:
         urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5)
     except (urllib.error.URLError, OSError) as exc:
-        raise RuntimeError(f"MLflow tracking server {uri} is not reachable ({exc}); start it or unset "
+        raise TrackingUnavailable(f"MLflow tracking server {uri} is not reachable ({exc}); start it or unset "
                            f"MLFLOW_TRACKING_URI to use the local sqlite store") from exc
 
 

@@ -392,7 +392,7 @@ def build_model(hf_home: Path, texts: list[str], revision: str, seed: int = 0) -
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     tok = build_xlmr_like_tokenizer(texts, snap)
-    cfg = XLMRobertaConfig(vocab_size=len(tok), max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
+    cfg = XLMRobertaConfig(vocab_size=tok.get_vocab_size(), max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
                            bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, **TINY)
     torch.manual_seed(seed)
     XLMRobertaForMaskedLM(cfg).save_pretrained(str(snap), safe_serialization=True)

@@ -115,4 +115,6 @@ def independent_encoder(root: Path, params: dict, tok, out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from ..stagerun import run
+
+    run("aflite", main)

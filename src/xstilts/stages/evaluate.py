@@ -1,5 +1,7 @@
 """Stage `evaluate`: zero-shot evaluation of every target model of one arm in every language, clean and
-adversarial, paired example by example; retrieval targets (Tatoeba) evaluate the arm's encoders themselves.
+adversarial, paired example by example; retrieval targets (Tatoeba) evaluate the arm's encoders themselves
+(`evaluate.tatoeba_encoder: pretrained`) or, with `squad` (XTREME-R), the encoder of each model's SQuAD-trained
+target model (xquad, else mlqa); the results then carry that model's run id and training record.
 Writes results/<arm>.parquet (one row per model x target x language x subset), predictions/<arm>.parquet (per
 example), metrics/evaluate/<arm>.json and runs/evaluate/<arm>.json (MLflow run ids)."""
 
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     all_targets = params["study"]["target_tasks"]
     targets = [t for t in all_targets if tasks.get(t).format != "retrieval"]
     retrieval = [t for t in all_targets if tasks.get(t).format == "retrieval"]  # the encoder itself, no training
+    # evaluate.tatoeba_encoder: squad embeds retrieval targets with the encoder of the SQuAD-trained target model
+    squad = config.squad_target(params) if retrieval and params["evaluate"]["tatoeba_encoder"] == "squad" else None
     # each target's evaluation languages, as prepared (synthetic: study.languages; hub: the benchmark's table)
     langs = {t: read_json(schema.task_dir(root, t) / "task.json")["languages"] for t in all_targets}
     sets = {t: load_eval_sets(root, t, langs[t], params["adversaries"]["subsets"].get(t, [])) for t in all_targets}
@@ -109,22 +113,35 @@ def main(argv: list[str] | None = None) -> None:
                 zs = [r["score"] for r in res if r["language"] != "en" and r["subset"] == "clean"]
                 clean = sum(zs) / max(1, len(zs))
                 print(f"evaluate: {arm} {cell} {target}: zero-shot clean {clean:.1f}")
-            if retrieval:  # the encoder itself, no target training
+            if retrieval:  # no target training: the model's encoder itself (or its SQuAD-trained one, below)
                 enc = encoders[cell]
-                encoder = load_encoder(enc.encoder_dir)
                 info = {"train_size": enc.train_size, "size_label": enc.size_label, "seed": enc.seed,
                         "intermediate_run_id": enc.intermediate_run_id}
-                retrieval_record = training_record(root, {"encoder_dir": str(enc.encoder_dir.relative_to(root))})
+                if squad is None:
+                    encoder_dir, source_run_id = enc.encoder_dir, ""
+                    retrieval_record = training_record(root, {"encoder_dir": str(enc.encoder_dir.relative_to(root))})
+                else:  # evaluate.tatoeba_encoder: squad (XTREME-R): the SQuAD-trained target model's encoder
+                    qa = json.loads((models[(cell, squad)] / "model.json").read_text())
+                    encoder_dir, source_run_id = models[(cell, squad)] / "encoder", qa["mlflow_run_id"]
+                    retrieval_record = training_record(root, qa)
+                encoder = load_encoder(encoder_dir)
             for target in retrieval:
                 layer = params["evaluate"]["retrieval_layer"]
                 res, pr = evaluate_encoder(encoder, target, sets[target], tok, layer=layer,
                                            max_length=max_length(params, target),
                                            batch_size=params["evaluate"]["batch_size"])
                 res = [{**r, **retrieval_record} for r in res]
-                record(cell, target, info, res, pr, target_run_id="", params_extra={"retrieval_layer": layer},
-                       tags_extra={"encoder_dir": str(enc.encoder_dir.relative_to(root))})
+                extra = {"retrieval_layer": layer, "tatoeba_encoder": params["evaluate"]["tatoeba_encoder"]}
+                tags = {"encoder_dir": str(encoder_dir.relative_to(root))}
+                if squad is not None:
+                    extra["tatoeba_encoder_model"] = str(models[(cell, squad)].relative_to(root))
+                    tags["target_run_id"] = source_run_id
+                record(cell, target, info, res, pr, target_run_id=source_run_id, params_extra=extra, tags_extra=tags)
                 zs = [r["score"] for r in res if r["subset"] == "clean"]
-                print(f"evaluate: {arm} {cell} {target}: retrieval clean {sum(zs) / max(1, len(zs)):.1f}")
+                print(f"evaluate: {arm} {cell} {target}: retrieval clean {sum(zs) / max(1, len(zs)):.1f}"
+                      + (f" (encoder of the {squad} model)" if squad else ""))
+        if squad is not None and retrieval:  # the default (pretrained) adds nothing: its files stay byte-identical
+            metrics["retrieval_encoder"] = f"squad: the encoder of each model's {squad} target model"
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     write_parquet(pd.DataFrame(rows), root / "results" / f"{arm}.parquet")
@@ -133,4 +150,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ..stagerun import run
+
+    run("evaluate", main)

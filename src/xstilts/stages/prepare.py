@@ -1,11 +1,15 @@
-"""Stage `prepare`: materialise every dataset of the study into the canonical schema (data/prepared)."""
+"""Stage `prepare`: materialise every dataset of the study into the canonical schema (data/prepared).
+
+Every manual input of the profile (xstilts.inputs: MUSE dictionaries, CCGbank, a local hub mirror) is checked
+first, before anything is read, downloaded or written; the previous data/prepared is replaced only when the new
+one is complete (its dvc.yaml outputs are `persist: true`, so `dvc repro` does not delete them beforehand)."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from .. import config, tracking
+from .. import config, inputs, stagerun, tracking
 from ..data.sources import SOURCES
 from ..io import atomic_path, repo_root, write_metrics
 
@@ -14,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = config.load()
     root = repo_root()
+    inputs.require(params, root)
     t0 = time.time()
     with atomic_path(root / "data" / "prepared") as tmp:
         summary = SOURCES[params["study"]["source"]](params, tmp, print)
@@ -23,4 +28,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stagerun.run("prepare", main)

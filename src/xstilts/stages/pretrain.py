@@ -71,4 +71,6 @@ def pin(root, params: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ..stagerun import run
+
+    run("pretrain", main)

@@ -4,6 +4,13 @@ head re-initialised). Writes models/target/<arm>/<cell>/<target>, metrics/target
 runs/target/<arm>.json (MLflow run ids). Epoch checkpoints in .checkpoints/target/<arm> let a killed run resume;
 they are removed when the stage completes.
 
+XCOPA (`target.xcopa_recipe`): `copa` fine-tunes on English COPA alone; `socialiqa_then_copa` follows XTREME-R's
+scripts/train_xcopa.sh: first on all of English SocialIQA (data/prepared/targets/xcopa/socialiqa, written by
+prepare), then on COPA from that encoder, both phases with XCOPA's hyperparameters (`finetune.overrides.xcopa`)
+and its tuned learning rate, as the script uses one setting for both. The head is re-initialised between the
+phases, as at every transfer in this study (the script carries the SocialIQA-trained multiple-choice head over).
+The first phase is its own MLflow run (and restarts like any fine-tuning); the model's record names it.
+
 Data-parallel on N GPUs: `accelerate launch --multi_gpu --num_processes N -m xstilts.stages.target --arm A`
 (or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed);
 a killed data-parallel run restarts its unfinished models cleanly (epoch checkpoints are single-process)."""
@@ -11,12 +18,74 @@ a killed data-parallel run restarts its unfinished models cleanly (epoch checkpo
 from __future__ import annotations
 
 import argparse
+import copy
 import time
+from pathlib import Path
 
 from .. import checkpoint, config, distributed, dvclock, tasks, tracking
 from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
 from ..data import schema
 from ..io import atomic_path, repo_root, write_metrics
+
+FIRST_STAGE = "socialiqa"  # XTREME-R's first XCOPA phase (xstilts.data.hub.prepare.XCOPA_FIRST_STAGE)
+RECIPE_WITH_FIRST_STAGE = "socialiqa_then_copa"
+
+
+def first_stage_path(root: Path, split: str) -> Path:
+    """data/prepared/targets/xcopa/socialiqa/<split>.parquet: SocialIQA as XCOPA's first-phase data."""
+    return schema.task_dir(root, "xcopa") / FIRST_STAGE / f"{split}.parquet"
+
+
+def first_stage_params(params: dict) -> dict:
+    """`params` under which the SocialIQA phase trains with XCOPA's hyperparameters (epochs, batch x accumulation,
+    length, warmup: `finetune.overrides.xcopa`), as XTREME-R's script uses one setting for both phases."""
+    p = copy.deepcopy(params)
+    p["finetune"]["overrides"] = {**p["finetune"]["overrides"],
+                                  FIRST_STAGE: dict(params["finetune"]["overrides"].get("xcopa", {}))}
+    return p
+
+
+def load_first_stage(root: Path):
+    """(train, dev) of XCOPA's first phase; a missing file names the key and the fix."""
+    paths = [first_stage_path(root, split) for split in ("train", "dev")]
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: XCOPA's first-phase data is missing (`target.xcopa_recipe` = "
+                                    f"{RECIPE_WITH_FIRST_STAGE!r}); prepare writes it with the hub source whenever "
+                                    f"xcopa is a target: run `dvc repro prepare`, or set target.xcopa_recipe: copa")
+    return tuple(load_dataset(FIRST_STAGE, path) for path in paths)
+
+
+def train_first_stage(root: Path, params: dict, arm: str, cell, first, tok, lr: float, tune_run: str, ckpts: Path):
+    """Phase 1 of XTREME-R's XCOPA recipe for one encoder: fine-tune it on SocialIQA; returns (the directory of the
+    resulting encoder, its record for the model's model.json, the CellOutcome)."""
+    from ..cellrun import train_cell
+    from ..finetuning import hyper
+
+    train, dev = first
+    p1 = first_stage_params(params)
+    run_params = {"arm": arm, "intermediate_task": arm if arm not in tasks.CONTROLS else "none",
+                  "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
+                  "target_task": "xcopa", "xcopa_recipe": RECIPE_WITH_FIRST_STAGE, "xcopa_phase": f"1 ({FIRST_STAGE})",
+                  "learning_rate": lr, "first_stage_train_size": len(train.df), **hyper(p1, FIRST_STAGE)}
+    out = train_cell(root, "target", f"{arm}-{cell.name}-xcopa-{FIRST_STAGE}", encoder_dir=cell.encoder_dir,
+                     train=train, dev=dev, tok=tok, params=p1, lr=lr, seed=cell.seed,
+                     label=f"target {arm} {cell.name} xcopa phase 1 ({FIRST_STAGE})", run_params=run_params,
+                     dataset_name=f"xcopa-{FIRST_STAGE}-train",
+                     tags={"intermediate_run_id": cell.intermediate_run_id, "tune_run_id": tune_run},
+                     checkpoint=ckpts / cell.name / f"xcopa-{FIRST_STAGE}")
+    # every rank holds the same weights; each saves its own copy (no rank waits for another's file)
+    encoder_dir = ckpts / cell.name / f"xcopa-{FIRST_STAGE}-encoder-rank{distributed.rank()}"
+    with atomic_path(encoder_dir) as dst:
+        out.model.encoder.save_pretrained(str(dst))
+    out.model = None  # the saved copy is what phase 2 loads; free the weights (a GPU holds one model at a time)
+    record = {"task": FIRST_STAGE, "train_size": len(train.df), "dev_score": out.dev_score,
+              "mlflow_run_id": out.run_id, **out.record()}
+    if distributed.is_main():
+        flag = " DEGENERATE" if out.degenerate else ""
+        print(f"target: {arm} {cell.name} xcopa phase 1 ({FIRST_STAGE}): n={len(train.df)} dev={out.dev_score:.1f} "
+              f"restarts={out.restarts}{flag} ({out.result.seconds:.1f}s)")
+    return encoder_dir, record, out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
     data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
                 load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
+    recipe = params["target"]["xcopa_recipe"] if "xcopa" in targets else None
+    first = load_first_stage(root) if recipe == RECIPE_WITH_FIRST_STAGE else None
     cells = cells_of(root, params, arm)
     from ..cellrun import train_cell
     from ..finetuning import hyper
@@ -51,17 +122,28 @@ def main(argv: list[str] | None = None) -> None:
                               "train_size": cell.train_size, "size_label": cell.size_label, "seed": cell.seed,
                               "target_task": target, "learning_rate": lr, "target_train_size": len(train.df),
                               **hyper(params, target)}
-                out = train_cell(root, "target", f"{arm}-{cell.name}-{target}", encoder_dir=cell.encoder_dir,
+                tags = {"intermediate_run_id": cell.intermediate_run_id, "tune_run_id": tune_run}
+                encoder_dir, extra = cell.encoder_dir, {}
+                if target == "xcopa":
+                    run_params["xcopa_recipe"] = recipe
+                if target == "xcopa" and first is not None:
+                    encoder_dir, record, phase1 = train_first_stage(root, params, arm, cell, first, tok, lr,
+                                                                    tune_run, ckpts)
+                    run_params["xcopa_phase"] = "2 (copa)"
+                    tags["xcopa_first_stage_run_id"] = phase1.run_id
+                    extra = {"first_stage": record}
+                    metrics[f"{cell.name}.xcopa.{FIRST_STAGE}.dev_score"] = phase1.dev_score
+                    metrics.update(phase1.metrics(f"{cell.name}.xcopa.{FIRST_STAGE}"))
+                    runs[f"{cell.name}.xcopa.{FIRST_STAGE}.mlflow_run_id"] = phase1.run_id
+                out = train_cell(root, "target", f"{arm}-{cell.name}-{target}", encoder_dir=encoder_dir,
                                  train=train, dev=dev, tok=tok, params=params, lr=lr, seed=cell.seed,
                                  label=f"target {arm} {cell.name} {target}", run_params=run_params,
-                                 dataset_name=f"{target}-train",
-                                 tags={"intermediate_run_id": cell.intermediate_run_id, "tune_run_id": tune_run},
-                                 checkpoint=ckpts / cell.name / target)
+                                 dataset_name=f"{target}-train", tags=tags, checkpoint=ckpts / cell.name / target)
                 if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
                     with atomic_path(target_dir(root, arm, cell.name, target)) as dst:
                         out.model.save(dst, {**run_params, **out.record(), "mlflow_run_id": out.run_id,
                                              "intermediate_run_id": cell.intermediate_run_id,
-                                             "encoder_dir": str(cell.encoder_dir.relative_to(root))})
+                                             "encoder_dir": str(cell.encoder_dir.relative_to(root)), **extra})
                     tracking.log_artifact(root, out.run_id, target_dir(root, arm, cell.name, target) / "model.json")
                     flag = " DEGENERATE" if out.degenerate else ""
                     print(f"target: {arm} {cell.name} {target}: dev={out.dev_score:.1f} restarts={out.restarts}"
@@ -78,4 +160,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ..stagerun import run
+
+    run("target", main)

@@ -156,4 +156,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from ..stagerun import run
+
+    run("tune", main)

@@ -47,7 +47,8 @@ class TargetSource:
 
 
 # XTREME's recipe: XNLI trains on MNLI, XQuAD/MLQA on SQuAD v1.1, XCOPA on English COPA (XTREME-R's baseline
-# trains on SIQA then COPA; SocialIQA is one of our intermediate arms), Tatoeba on nothing, the others on their own
+# trains on SIQA then COPA, `target.xcopa_recipe: socialiqa_then_copa`, see XCOPA_FIRST_STAGE; SocialIQA is one of
+# our intermediate arms), Tatoeba on nothing, the others on their own
 # English train. TyDiQA-GoldP has no English dev beside its evaluation set: its English part tunes the LR (the
 # zero-shot languages stay untouched).
 TARGET_SOURCES: dict[str, TargetSource] = {
@@ -63,6 +64,11 @@ TARGET_SOURCES: dict[str, TargetSource] = {
 }
 # hub keys whose data are English by construction (no language argument)
 _ENGLISH_ONLY = {"mnli", "squad_v1", "copa"}
+# XTREME-R's XCOPA recipe (scripts/train_xcopa.sh) trains on English SocialIQA before COPA: whenever xcopa is a
+# target, prepare also writes SocialIQA's train/dev into targets/xcopa/socialiqa/, the first-phase data the target
+# stage reads with `target.xcopa_recipe: socialiqa_then_copa` (written whatever the recipe, so that switching the
+# recipe re-runs only the target stages, not prepare and everything that reads data/prepared/targets)
+XCOPA_FIRST_STAGE = "socialiqa"
 
 
 def _files(hp: dict, key: str, split: str, lang: str | None) -> list[Path] | None:
@@ -146,6 +152,8 @@ def used_keys(hp: dict, st: dict) -> list[str]:
     for task in st["target_tasks"]:
         src = TARGET_SOURCES[task]
         keys |= {k for k in (src.train, src.eval) if k}
+        if task == "xcopa":
+            keys.add(XCOPA_FIRST_STAGE)
     return sorted(keys)
 
 
@@ -153,10 +161,54 @@ def revision_of(hp: dict, key: str) -> str:
     return hp.get("revisions", {}).get(key) or get(key).revision
 
 
+def mirror_files(params: dict) -> dict[str, list[Path]]:
+    """{hub dataset key: the files `prepare_hub` reads from the local mirror `hub.data_dir`} (the same paths
+    `load` and `_anli_round` open), for the manual-inputs check (xstilts.inputs)."""
+    hp, st = params["hub"], params["study"]
+    if not hp.get("data_dir"):
+        return {}
+    out: dict[str, list[Path]] = {}
+
+    def add(key: str, split: str, lang: str | None = None) -> None:
+        out.setdefault(key, []).extend(_files(hp, key, split, lang))
+
+    for task in st["intermediate_tasks"]:
+        for split in ("train", "dev"):
+            if task == "ccg":
+                continue  # CCGbank: hub.ccg_path, not the mirror
+            if task == "squad":
+                add(f"squad_{hp.get('squad_version', 'v1')}", split)
+            elif task == "anli":
+                for r in ("r1", "r2", "r3"):
+                    out.setdefault("anli", []).append(Path(hp["data_dir"]) / "anli" / f"{split}_{r}.parquet")
+                if hp.get("anli_composition", "rounds") == "plus" and split == "train":
+                    add("mnli", "train")
+                    add("snli", "train")
+            else:
+                add(task, split)
+    for task in st["target_tasks"]:
+        src = TARGET_SOURCES[task]
+        if src.train is not None:
+            for key, split in ((src.train, "train"), src.dev or (src.train, "dev")):
+                add(key, split, None if key in _ENGLISH_ONLY else "en")
+        for lang in target_languages(hp, task)[0]:
+            add(src.eval, "test", lang)
+        if task == "xcopa":
+            for split in ("train", "dev"):
+                add(XCOPA_FIRST_STAGE, split)
+    return {key: sorted(set(files)) for key, files in out.items()}
+
+
 def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
-    """Write every dataset of the study into `out` (= data/prepared) from the hub (or its local mirror)."""
+    """Write every dataset of the study into `out` (= data/prepared) from the hub (or its local mirror). Every
+    manual input (MUSE dictionaries, CCGbank, the mirror's files: xstilts.inputs) is checked before anything is
+    read or downloaded."""
+    from ...inputs import require
+
+    require(params, Path.cwd())  # relative paths in params.yaml are relative to where the stage runs (the root)
     hp, st = params["hub"], params["study"]
     summary: dict = {}
+    loaded: dict[tuple[str, str], tuple[pd.DataFrame, str]] = {}  # (intermediate task, split) -> rows, variant
     switched = [lang for task in st["target_tasks"] if "code_switch" in params["adversaries"]["subsets"].get(task, [])
                 for lang in target_languages(hp, task)[0]]
     dictionaries = load_dictionaries(params, out, summary, switched)  # user-supplied MUSE files, before any download
@@ -166,7 +218,7 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
         fmt = T.get(task).format
         d = out / "intermediate" / task
         for split in ("train", "dev"):
-            df, variant = intermediate_data(hp, task, split)
+            df, variant = loaded[(task, split)] = intermediate_data(hp, task, split)
             schema.write(df, d / f"{split}.parquet", fmt)
             summary[f"{task}.{split}"] = len(df)
             summary[f"{task}.{split}.dropped"] = int(df.attrs.get("dropped", 0))
@@ -192,6 +244,12 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
                 df = load(hp, key, hub_split, None if key in _ENGLISH_ONLY else "en")
                 schema.write(df, d / f"{split}.parquet", info.format)
                 summary[f"{task}.{split}"] = len(df)
+        if task == "xcopa":  # XTREME-R's first-phase data (target.xcopa_recipe), see XCOPA_FIRST_STAGE
+            first = T.get(XCOPA_FIRST_STAGE)
+            for split in ("train", "dev"):
+                df, _ = loaded.get((XCOPA_FIRST_STAGE, split)) or intermediate_data(hp, XCOPA_FIRST_STAGE, split)
+                schema.write(df, d / XCOPA_FIRST_STAGE / f"{split}.parquet", first.format)
+                summary[f"{task}.{XCOPA_FIRST_STAGE}.{split}"] = len(df)
         for lang in langs:
             write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary, dictionaries)
         schema.write_task_json(task, params, out, {"languages": langs, "languages_missing_on_hub": missing,

@@ -1,0 +1,217 @@
+"""Manual inputs: what a profile needs that the pipeline never downloads (licensed or user-built data, local
+mirrors) and the services it talks to, each with the path expected and where to get it.
+
+One function, :func:`manual_inputs`, computes the list from params.yaml; `xstilts check` and `xstilts plan`
+print it (and exit non-zero while something is missing), and the `prepare` stage calls :func:`require` before
+it reads or downloads anything, so a missing file stops the pipeline at once with one line naming every missing
+path, the params key that points at it and the fix.
+
+The embedded default needs none (its dictionaries are generated from the lexicon); the paper profile needs the
+MUSE dictionaries of the code-switching adversary, CCGbank when `ccg` is an intermediate task, and the files of
+a local hub mirror when `hub.data_dir` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+# facebookresearch/MUSE ground-truth bilingual dictionaries: the `en-<xx>` files that exist, from the `lgs` list of
+# facebookresearch/MUSE@0ca12a00c0086fea018f522820db704b14b2032c:data/get_evaluation.sh (its README lists the
+# same 45 en-<xx> "full" dictionaries). There is no en-sw or en-ur among them, two XNLI languages.
+MUSE_LANGUAGES = frozenset(
+    "af ar bg bn bs ca cs da de el en es et fa fi fr he hi hr hu id it ja ko lt lv mk ms nl no pl pt ro ru sk sl "
+    "sq sv ta th tl tr uk vi zh".split())
+MUSE_URL = "https://s3.amazonaws.com/arrival/dictionaries/en-{lang}.txt"  # as in get_evaluation.sh ($aws_path)
+
+# XTREME-R datasets that are not pipeline targets (no loader into a target task, or no evaluator yet): a profile
+# that lists one is refused by config validation with this text.
+NOT_PIPELINE_TARGETS = {
+    "bucc": "BUCC 2018 bitext mining is not a pipeline target: the hub copy has gold pairs only (no mining pool). "
+            "XTREME's scripts/download_data.sh output loads with xstilts.data.hub.targets.load_bucc_pool, but margin "
+            "scoring and the threshold are not implemented",
+    "mewslix": "Mewsli-X is not a pipeline target: it is not officially on the hub (build it with google-research's "
+               "dense_representations_for_entity_retrieval/mel/get-mewsli-x.sh; load_mewslix reads the output), and "
+               "its dual-encoder training and mAP@20 evaluator are not implemented",
+    "lareqa": "LAReQA (XQuAD-R) is not a pipeline target: its mAP@20 evaluator is not implemented and its hub "
+              "revision is not pinned",
+}
+NOT_PIPELINE_TARGETS |= {"bucc2018": NOT_PIPELINE_TARGETS["bucc"], "xquad_r": NOT_PIPELINE_TARGETS["lareqa"]}
+
+# How to put a profile back after a failed `dvc repro` (README, "The paper profile"): the git-tracked files DVC
+# rewrites or removes before running a stage, then every DVC output of the restored dvc.lock from the cache.
+RESTORE_COMMAND = "git checkout -- params.yaml dvc.lock metrics runs reports && dvc checkout"
+
+
+@dataclass(frozen=True)
+class ManualInput:
+    """One file (or service) a profile needs but the pipeline never fetches."""
+
+    group: str  # what it is, e.g. "MUSE bilingual dictionaries"
+    key: str  # the params.yaml key that points at it
+    path: str  # where the pipeline expects it (as params.yaml gives it)
+    present: bool | None  # None: a service, not checkable without using it
+    source: str  # where to get it
+    needed_for: str  # which part of the study reads it
+    without: str  # how to run without it
+    detail: str = ""  # e.g. which files of a mirror directory are missing
+
+    @property
+    def status(self) -> str:
+        return {True: "present", False: "MISSING", None: "not checked"}[self.present]
+
+
+class ManualInputError(FileNotFoundError):
+    """Manual inputs of the profile are missing (the message names every missing path, its key and the fix)."""
+
+
+def _resolve(path: str | Path, root: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else root / p
+
+
+def manual_inputs(params: dict, root: Path | None = None) -> list[ManualInput]:
+    """Every manual input `params` (already validated) needs, checked for presence; relative paths are resolved
+    against `root` (default: the repository root, where stages run)."""
+    if root is None:
+        from .io import repo_root
+
+        root = repo_root()
+    root = Path(root)
+    items = _muse(params, root)
+    if params["study"]["source"] == "hub":
+        items += _ccgbank(params, root) + _mirror(params, root) + _hub_service(params, root)
+    return items
+
+
+def _muse(params: dict, root: Path) -> list[ManualInput]:
+    adv = params["adversaries"]
+    switching = [t for t in params["study"]["target_tasks"] if "code_switch" in adv["subsets"].get(t, [])]
+    setting = str((adv.get("code_switch") or {}).get("dictionaries", "generated"))
+    if not switching or setting == "generated":
+        return []
+    if params["study"]["source"] == "hub":
+        from .data.hub.prepare import target_languages
+
+        tested = {lang for t in switching for lang in target_languages(params["hub"], t)[0]}
+    else:
+        tested = set(params["study"]["languages"])
+    langs = sorted((tested | set(adv["code_switch"].get("into") or [])) - {"en"})
+    into = ", ".join(adv["code_switch"].get("into") or [])
+    out = []
+    for lang in langs:
+        path = str(Path(setting) / f"en-{lang}.txt")
+        if lang in MUSE_LANGUAGES:
+            source = MUSE_URL.format(lang=lang)
+        else:
+            source = (f"not among MUSE's ground-truth dictionaries (no en-{lang}); supply any en-{lang} word list in "
+                      f"the same format ('english_word foreign_word' per line)")
+        out.append(ManualInput(
+            "MUSE bilingual dictionaries", "adversaries.code_switch.dictionaries", path,
+            _resolve(path, root).is_file(), source,
+            f"code_switch on {', '.join(switching)} (test languages, and switching into {into})",
+            f"drop code_switch from {', '.join(f'adversaries.subsets.{t}' for t in switching)}"))
+    return out
+
+
+def _ccgbank(params: dict, root: Path) -> list[ManualInput]:
+    if "ccg" not in params["study"]["intermediate_tasks"]:
+        return []
+    base = params["hub"].get("ccg_path")  # validation refuses ccg without a path
+    out = []
+    for split in ("train", "dev"):
+        for ext in ("tokens", "tags"):
+            path = str(Path(base) / f"{split}.{ext}")
+            out.append(ManualInput(
+                "CCGbank (LDC2005T13, licensed)", "hub.ccg_path", path, _resolve(path, root).is_file(),
+                "https://catalog.ldc.upenn.edu/LDC2005T13 (licence from the LDC), exported as <split>.tokens / "
+                "<split>.tags (xstilts.data.hub.intermediate.load_ccgbank)",
+                "the ccg intermediate task", "drop ccg from study.intermediate_tasks and study.arms"))
+    return out
+
+
+def _mirror(params: dict, root: Path) -> list[ManualInput]:
+    hp = params["hub"]
+    if not hp.get("data_dir"):
+        return []
+    from .data.hub.prepare import mirror_files
+
+    out = []
+    for key, files in sorted(mirror_files(params).items()):
+        missing = [f for f in files if not _resolve(f, root).is_file()]
+        detail = ""
+        if missing:
+            shown = ", ".join(str(f) for f in missing[:3])
+            detail = f"{len(missing)} of {len(files)} files missing: {shown}" + (" ..." if len(missing) > 3 else "")
+        out.append(ManualInput(
+            "local hub mirror", "hub.data_dir", str(Path(hp["data_dir"]) / key), not missing,
+            "the hub dataset's parquet files at its pinned revision (xstilts.data.hub.revisions), in the hub's "
+            "exact schema (layout: xstilts.data.hub.prepare)", f"dataset {key}",
+            "set hub.data_dir: null to read from the hub", detail))
+    return out
+
+
+def _hub_service(params: dict, root: Path) -> list[ManualInput]:
+    hp = params["hub"]
+    model = hp["model"]["id"]
+    what = []
+    if not hp.get("data_dir"):
+        what.append("every dataset at its pinned revision")
+    if not _resolve(model, root).is_dir():
+        what.append(f"the model {model}")
+    if not what:
+        return []
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    detail = ("HF_HUB_OFFLINE=1: only what is already in the local Hugging Face cache loads" if offline else "")
+    return [ManualInput("Hugging Face hub (network service)", "hub.data_dir / hub.model", "https://huggingface.co",
+                        None, "network access from the machine that runs `dvc repro`", " and ".join(what),
+                        "a local mirror (hub.data_dir) for the datasets; a local model directory as hub.model.id",
+                        detail)]
+
+
+def missing(items: Iterable[ManualInput]) -> list[ManualInput]:
+    return [i for i in items if i.present is False]
+
+
+def render(items: list[ManualInput]) -> list[str]:
+    """Lines for `xstilts check` / `xstilts plan`: per group, every input with its status, path and source."""
+    if not items:
+        return ["manual inputs: none (everything this profile reads is generated or fetched by the pipeline)"]
+    n_missing = len(missing(items))
+    n_present = sum(i.present is True for i in items)
+    n_unchecked = sum(i.present is None for i in items)
+    lines = [f"manual inputs: {n_missing} missing, {n_present} present, {n_unchecked} not checked"]
+    groups: dict[tuple[str, str], list[ManualInput]] = {}
+    for item in items:
+        groups.setdefault((item.group, item.key), []).append(item)
+    for (group, key), members in groups.items():
+        lines.append(f"  {group} (`{key}`), for {members[0].needed_for}:")
+        width = max(len(m.path) for m in members)
+        for m in members:
+            lines.append(f"    {m.status:<12}{m.path:<{width}}  {m.source}")
+            if m.detail:
+                lines.append(f"    {'':<12}{m.detail}")
+        if any(m.present is False for m in members):
+            lines.append(f"    without them: {members[0].without}")
+    return lines
+
+
+def require(params: dict, root: Path | None = None) -> list[ManualInput]:
+    """Raise ManualInputError (one line: every missing path per key, and the fixes) when a manual input is
+    missing; returns the list otherwise. Called by `prepare` before it reads or downloads anything."""
+    items = manual_inputs(params, root)
+    gone = missing(items)
+    if not gone:
+        return items
+    parts = []
+    groups: dict[str, list[ManualInput]] = {}
+    for item in gone:
+        groups.setdefault(item.key, []).append(item)
+    for key, members in groups.items():
+        paths = ", ".join(m.detail or m.path for m in members) if members[0].detail else \
+            ", ".join(m.path for m in members)
+        parts.append(f"`{key}` ({members[0].group}): {paths} (or {members[0].without})")
+    raise ManualInputError(f"{len(gone)} manual input(s) missing, nothing was read or downloaded: "
+                           + "; ".join(parts) + "; `xstilts check` lists each with where to get it")

@@ -1,0 +1,113 @@
+"""How every stage module runs as a program (`python -m xstilts.stages.<name>`, the command of its dvc.yaml stage
+and MLproject entry point): a user error (bad params.yaml, a missing input file, input data that fails
+validation, an unreachable service) ends the stage with one line on stderr that names the file, key or service
+and the fix, and a non-zero exit status, instead of a Python traceback; the full traceback goes to
+`.logs/<stage>.log` (gitignored), named on that line. Any other exception is a bug: its traceback is printed as
+usual (and logged the same way).
+
+Tests and library callers call a stage's `main()` directly and get the exception itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+LOG_DIR = ".logs"
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types whose message is the whole story (they name the file/key/service and the fix)."""
+    from .config import ConfigError
+    from .dvclock import LockMismatchError
+    from .training import Diverged
+
+    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                                         PermissionError, ValueError, LockMismatchError, Diverged]
+    try:  # the hub source is optional at import time (it imports `datasets` lazily, HubError does not)
+        from .data.hub import HubError
+        errors.append(HubError)
+    except Exception:  # noqa: BLE001 - a broken optional import must not hide the user's error
+        pass
+    from . import tracking
+
+    errors.append(tracking.TrackingUnavailable)
+    return tuple(errors)
+
+
+def stage_id(name: str, argv: list[str] | None = None) -> str:
+    """The stage's DVC name: $DVC_STAGE inside `dvc repro`, else `<name>` plus its fan-out values
+    (`target@baseline`, `subsample@mnli-150`), as dvc.yaml names them."""
+    if os.environ.get("DVC_STAGE"):
+        return os.environ["DVC_STAGE"]
+    args = list(sys.argv[1:] if argv is None else argv)
+    values = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("--arm", "--task", "--size")]
+    return f"{name}@{'-'.join(values)}" if values else name
+
+
+def _log_path(stage: str) -> Path:
+    from .io import repo_root
+
+    rank = os.environ.get("RANK", "0")
+    suffix = f".rank{rank}" if rank not in ("", "0") else ""
+    safe = "".join(c if c.isalnum() or c in "@-_." else "_" for c in stage)
+    return repo_root() / LOG_DIR / f"{safe}{suffix}.log"
+
+
+def write_log(stage: str, exc: BaseException) -> Path | None:
+    """The full traceback of `exc` in .logs/<stage>.log (overwritten by the stage's next failure); None if the log
+    cannot be written (the one-line error is printed anyway)."""
+    try:
+        path = _log_path(stage)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        text = (f"{stage} failed at {stamp}\ncommand: {' '.join([sys.executable, *sys.argv])}\n"
+                f"cwd: {os.getcwd()}\n\n" + "".join(traceback.format_exception(exc)))
+        path.write_text(text, encoding="utf-8")
+        return path
+    except Exception:  # noqa: BLE001 - never let logging replace the real error
+        return None
+
+
+def _where(path: Path | None) -> str:
+    if path is None:
+        return "no log written"
+    try:
+        return f"traceback in {path.relative_to(Path.cwd())}"
+    except ValueError:
+        return f"traceback in {path}"
+
+
+def one_line(exc: BaseException, stage: str = "") -> str:
+    """The exception's message (its own text, without a leading `<stage>: ` the line already starts with;
+    FileNotFoundError raised by `open` gets its file name)."""
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in str(exc):
+        return f"{exc.strerror or exc}: {exc.filename}"
+    text = str(exc).strip()
+    for prefix in {f"{stage}: ", f"{stage.split('@')[0]}: "} if stage else ():
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    return text or type(exc).__name__
+
+
+def run(name: str, main: Callable[[list[str] | None], object], argv: list[str] | None = None) -> None:
+    """Run a stage's `main` as a program: exit 0 on success, EXIT_USER_ERROR with one line for a user error."""
+    stage = stage_id(name, argv)
+    try:
+        main(argv)
+    except user_errors() as exc:
+        log = write_log(stage, exc)
+        print(f"{stage}: error: {one_line(exc, stage)} ({_where(log)})", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a bug: keep the traceback on the console, and log it too
+        log = write_log(stage, exc)
+        print(f"{stage}: unexpected error ({_where(log)}):", file=sys.stderr, flush=True)
+        raise
