@@ -4,10 +4,8 @@ then the MLflow store it wrote, served by a real `mlflow server` on 127.0.0.1 an
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -19,23 +17,17 @@ import yaml
 from xstilts.devtools import copy_worktree
 
 from .conftest import REPO
+from .repo_run import env, run
 
 pytestmark = pytest.mark.e2e
-BIN = str(Path(sys.executable).parent)
 
 
 def _env(root: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env.update(PATH=BIN + os.pathsep + env.get("PATH", ""), HF_HUB_OFFLINE="1", HF_HOME=str(root / ".hf_home"),
-               MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", DVC_NO_ANALYTICS="1", DVC_STUDIO_OFFLINE="1",
-               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    return env
+    return env(root)
 
 
-def _run(cmd: list[str], root: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return proc
+def _run(cmd: list[str], root: Path, timeout: int = 600):
+    return run(cmd, root, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,7 @@ from xstilts.tasks import NER_LABELS, NLI_LABELS
 EXTRA = ["new york", "yes", "no", "maybe"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def rows(task: str, n: int, seed: int = 1) -> pd.DataFrame:

@@ -6,8 +6,6 @@ real-data adversaries, the pinned model revision resolved from a local Hugging F
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,24 +16,14 @@ import yaml
 from xstilts.devtools import copy_worktree
 
 from .conftest import REPO
+from .repo_run import run
 
 pytestmark = pytest.mark.e2e
-BIN = str(Path(sys.executable).parent)
 
 
-def _env(root: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_", "HF_"))}
-    env.update(PATH=BIN + os.pathsep + env.get("PATH", ""), HF_HUB_OFFLINE="1", HF_HOME=str(root / ".rehearsal" / "hf"),
-               HF_DATASETS_CACHE=str(root / ".rehearsal" / "datasets-cache"), MLFLOW_DISABLE_TELEMETRY="true",
-               DO_NOT_TRACK="true", DVC_NO_ANALYTICS="1", DVC_STUDIO_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    return env
-
-
-def _run(cmd: list[str], root: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
-    return proc
+def _run(cmd: list[str], root: Path, timeout: int = 1200):
+    return run(cmd, root, timeout, HF_HOME=str(root / ".rehearsal" / "hf"),
+               HF_DATASETS_CACHE=str(root / ".rehearsal" / "datasets-cache"), TRANSFORMERS_OFFLINE="1")
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,8 @@ def _mirror(params: dict, root: Path) -> list[ManualInput]:
         out.append(ManualInput(
             "local hub mirror", "hub.data_dir", str(Path(hp["data_dir"]) / key), not missing,
             "the hub dataset's parquet files at its pinned revision (xstilts.data.hub.revisions), in the hub's "
-            "exact schema (layout: xstilts.data.hub.prepare)", f"dataset {key}",
+            "exact schema (layout: xstilts.data.hub.prepare); the rehearsal profile's mirror: "
+            "`python -m xstilts.rehearsal.mirror .rehearsal`", f"dataset {key}",
             "set hub.data_dir: null to read from the hub", detail))
     return out
 
