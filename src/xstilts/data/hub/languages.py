@@ -1,8 +1,9 @@
 """Language lists of the XTREME and XTREME-R target tasks, as data, plus the tables that turn our ISO 639-1 codes
 into `google/xtreme` config names.
 
-Source: /work/shared/reference/paper-and-datasets.md §2 (XTREME, `XTREME_TASK2LANGS` in google-research/xtreme
-`evaluate.py`), §3 (XTREME-R, `XTREME_R_TASK2LANGS`), §4.2 (hub configs). Lists are sorted ISO 639-1 codes.
+Sources: `XTREME_TASK2LANGS` (XTREME) and `XTREME_R_TASK2LANGS` (XTREME-R) in google-research/xtreme's
+`evaluate.py` (github.com/google-research/xtreme), and the config names of the `google/xtreme` dataset on the
+Hugging Face hub. Lists are sorted ISO 639-1 codes.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ canonical rows (`xstilts.data.schema`). Importing this module registers them in 
 
 Every converter has the signature `convert(ds, *, split, lang) -> pd.DataFrame` (our split names: train, dev,
 test; `lang` an ISO 639-1 code) and returns a frame with exactly `schema.COLUMNS[fmt]`, `lang` set, unique string
-ids and `meta` "". Schemas, configs and pitfalls: /work/shared/reference/paper-and-datasets.md §2, §3, §4.2, §8.
+ids and `meta` "". Schemas and configs: each dataset's card and files on the Hugging Face hub at the pinned
+revision (`xstilts.data.hub.revisions`), and google-research/xtreme's task and language tables.
 
 Per-language configs: `spec.config` holds "{lang}", filled by `load_split` with the *hub's* language string
 (`hub_lang(key, lang)`: full English name for UD-POS, ISO 639-3 for Tatoeba, ISO 639-1 elsewhere). `load_target`
