@@ -48,3 +48,23 @@ def test_the_closure_follows_lazy_and_relative_imports(tmp_path):
                    "p/sub/c.py"}
     assert stage_code_deps(tmp_path, "s", "p") == ["src/p/__init__.py", "src/p/a.py", "src/p/b.py", "src/p/stages/__init__.py",
                                                    "src/p/stages/s.py", "src/p/sub"]
+
+
+def test_params_audit_records_what_is_read(tmp_path, monkeypatch):
+    import copy
+    import json
+
+    from xstilts import config
+    from xstilts.devtools import audited_reads, params_mismatch
+
+    reads: set = set()
+    p = config.Audited({"a": {"x": 1, "y": {"z": 2}}, "b": [1], "c": {"k": 3}}, reads)
+    assert p["a"]["x"] == 1 and p.get("b") == [1] and p.get("missing", 7) == 7
+    dict(p["c"])  # a mapping taken whole
+    copy.deepcopy(p)["a"]["y"]["z"]  # a deep copy still records
+    assert config.read_leaves(reads) == ["a.x", "a.y.z", "b", "c"]
+    assert params_mismatch(["a", "b"], config.read_leaves(reads)) == (["c"], [])
+    assert params_mismatch(["a.x", "a.y", "b", "c.k", "d"], ["a.x", "a.y.z", "b", "c"]) == (["c"], ["d"])
+    (tmp_path / "t-1.json").write_text(json.dumps({"module": "t", "argv": [], "reads": ["a.x"]}))
+    (tmp_path / "t-2.json").write_text(json.dumps({"module": "t", "argv": [], "reads": ["b"]}))
+    assert audited_reads(tmp_path) == {"t": {"a.x", "b"}}

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from xstilts.devtools import copy_worktree
+from xstilts.devtools import audited_reads, copy_worktree, params_mismatch
 
 from .conftest import REPO
 from .repo_run import env, run
@@ -40,7 +40,8 @@ def smoke_repo(tmp_path_factory) -> Path:
     _run(["git", "add", "-A"], root)
     _run(["git", "commit", "-qm", "smoke"], root)
     t0 = time.time()
-    proc = _run(["dvc", "repro"], root, timeout=900)
+    # every stage process records the params.yaml keys it reads (xstilts.config's audit), outside the repository
+    proc = run(["dvc", "repro"], root, 900, XSTILTS_PARAMS_AUDIT=str(root.parent / "params_audit"))
     (root / "repro.log").write_text(proc.stdout + proc.stderr)
     (root / "repro.seconds").write_text(f"{time.time() - t0:.1f}")
     return root
@@ -118,6 +119,29 @@ def test_report_provenance_matches_dvc_lock(smoke_repo):
     assert report["provenance"]["git_commit"] not in ("", "unknown")
     assert "subsample@mnli-60" in lock["stages"]
     _run(["xstilts", "verify-report"], smoke_repo)
+
+
+# declared params a stage reads only in configurations the smoke profile does not run
+CONDITIONAL_PARAMS = {
+    "target": {"target.xcopa_recipe"},  # read only when xcopa is a target (the paper profile)
+}
+
+
+def test_stage_params_are_exactly_what_the_stages_read(smoke_repo):
+    """dvc.yaml's `params:` of every stage against the params.yaml keys its processes read under `dvc repro`: a
+    key read but not declared would not re-run the stage when it changes, a declared one never read re-runs it for
+    nothing (derived from the running code, like the code deps in test_dvc_deps.py)."""
+    reads = audited_reads(smoke_repo.parent / "params_audit")
+    stages = yaml.safe_load((smoke_repo / "dvc.yaml").read_text())["stages"]
+    assert set(reads) == set(stages), "every stage ran under the audit"
+    problems = []
+    for name, stage in stages.items():
+        declared = [p for p in stage.get("do", stage).get("params", []) if isinstance(p, str)]
+        undeclared, unread = params_mismatch(declared, sorted(reads[name]))
+        unread = sorted(set(unread) - CONDITIONAL_PARAMS.get(name, set()))
+        if undeclared or unread:
+            problems.append(f"{name}: read but not declared {undeclared}; declared but not read {unread}")
+    assert not problems, "\n".join(problems)
 
 
 def test_noop_repro_has_nothing_to_run(smoke_repo):

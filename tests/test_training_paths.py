@@ -97,9 +97,11 @@ def test_compile_switch(tok, monkeypatch):
 def test_selected_path_is_reported(tok, monkeypatch):
     feats = formats.get("pair").encode(W.rows("xnli", 8), tok, 64, train=True)
     res = _fit(W.model(tok, 3), feats, epochs=1)
+    cpu = {k: res.runtime.pop(k) for k in ("runtime.cpu_capability", "runtime.portable", "runtime.threads")}
     assert res.runtime == {"runtime.device": "cpu", "runtime.dtype": "float32", "runtime.attention": "sdpa",
                            "runtime.fused_adamw": False, "runtime.compile": False, "runtime.tf32": False,
                            "runtime.world_size": 1}
+    assert cpu["runtime.cpu_capability"] == torch.backends.cpu.get_cpu_capability() and cpu["runtime.threads"] >= 1
     # on a GPU: bf16 autocast, fused AdamW, TF32 (the selection itself; the GPU run is not possible here)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda dev=None: "NVIDIA H100 80GB HBM3")
     matmul = torch.backends.cuda.matmul
@@ -109,6 +111,8 @@ def test_selected_path_is_reported(tok, monkeypatch):
         gpu = training.runtime_path(W.model(tok, 3), torch.device("cuda"), fused=True, compiled=False, world=8)
     finally:
         matmul.fp32_precision = before
+    for k in ("runtime.cpu_capability", "runtime.portable", "runtime.threads"):
+        gpu.pop(k)
     assert gpu == {"runtime.device": "NVIDIA H100 80GB HBM3", "runtime.dtype": "bfloat16 autocast",
                    "runtime.attention": "sdpa", "runtime.fused_adamw": True, "runtime.compile": False,
                    "runtime.tf32": True, "runtime.world_size": 8}

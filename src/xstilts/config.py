@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,7 @@ XCOPA_RECIPES = ("copa", "socialiqa_then_copa")  # target.xcopa_recipe: English 
 TATOEBA_ENCODERS = ("pretrained", "squad")  # evaluate.tatoeba_encoder: the arm's encoder, or its SQuAD-trained one
 SQUAD_TARGETS = ("xquad", "mlqa")  # targets trained on English SQuAD(-style) data, in this order of preference
 
-# key -> expected python type(s); nested dicts are walked; lists are checked by _check_list
+# key -> expected python type(s); nested dicts are walked; list items are checked in validate()
 SCHEMA: dict[str, Any] = {
     "profile": str,
     "study": {"source": str, "languages": list, "intermediate_tasks": list, "target_tasks": list,
@@ -320,7 +324,70 @@ def load(path: Path | str | None = None) -> dict:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return validate(params)
+    params = validate(params)
+    audit = os.environ.get(AUDIT_ENV)
+    return _audited(params, Path(audit)) if audit else params
+
+
+# ---- params audit: which params.yaml keys a stage reads (tests/test_dvc_params.py) ------------------------------
+AUDIT_ENV = "XSTILTS_PARAMS_AUDIT"  # a directory: every load() there records the key paths its process reads
+
+
+class Audited(dict):
+    """A params mapping that records the dotted path of every key read through `[]` or `get` into `reads`
+    (shared by the whole tree). A dict value is returned wrapped, so reads below it are recorded too."""
+
+    def __init__(self, data: dict, reads: set, prefix: str = ""):
+        super().__init__(data)
+        self._reads, self._prefix = reads, prefix
+
+    def _wrap(self, key, value):
+        path = f"{self._prefix}{key}"
+        self._reads.add(path)
+        return Audited(value, self._reads, path + ".") if type(value) is dict else value
+
+    def __getitem__(self, key):
+        return self._wrap(key, super().__getitem__(key))
+
+    def get(self, key, default=None):
+        return self._wrap(key, super().get(key, default)) if key in self else default
+
+    def __deepcopy__(self, memo):
+        import copy
+
+        return Audited(copy.deepcopy(dict(self), memo), self._reads, self._prefix)
+
+
+def read_leaves(reads: set[str]) -> list[str]:
+    """The recorded paths with no recorded path below them: what was consumed (a value, or a whole mapping that
+    was iterated or copied rather than indexed)."""
+    return sorted(r for r in reads if not any(o.startswith(r + ".") for o in reads))
+
+
+def _audited(params: dict, directory: Path) -> Audited:
+    reads: set[str] = set()
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / f"{Path(sys.argv[0]).stem}-{os.getpid()}.json"
+
+    def dump() -> None:
+        out.write_text(json.dumps({"argv": sys.argv[1:], "module": Path(sys.argv[0]).stem,
+                                   "reads": read_leaves(reads)}, indent=1) + "\n")
+
+    atexit.register(dump)
+    return Audited(params, reads)
+
+
+def require_member(params: dict, key: str, value: str, stage: str, flag: str) -> None:
+    """Exit with one line when a stage instance's `flag` value is not in the list at dotted `key` (e.g.
+    `study.arms`). A guard for running a stage by hand: under `dvc repro` the value comes from that very list, and
+    membership never changes what the stage writes, so the lookup bypasses the params audit (it is not a
+    dependency of the stage; adding an arm must not re-run the other arms)."""
+    node: Any = params
+    for part in key.split("."):
+        node = dict.__getitem__(node, part)
+    allowed = [str(v) for v in node]
+    if str(value) not in allowed:
+        raise SystemExit(f"{stage}: {flag} {value!r} is not in {key} ({', '.join(allowed)})")
 
 
 def size_labels(params: dict) -> list[str]:

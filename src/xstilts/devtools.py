@@ -97,3 +97,28 @@ def stage_code_deps(root: Path, stage: str, package: str = "xstilts") -> list[st
         if not any(c in f.parents for c in covered):
             out.append(f.as_posix())
     return sorted(out)
+
+
+def _covers(declared: str, read: str) -> bool:
+    return read == declared or read.startswith(declared + ".")
+
+
+def params_mismatch(declared: list[str], reads: list[str]) -> tuple[list[str], list[str]]:
+    """Compare a stage's dvc.yaml `params:` with the params.yaml key paths its processes read (the leaves recorded
+    by `xstilts.config`'s audit, $XSTILTS_PARAMS_AUDIT). Returns (undeclared, unread): keys read that no declared
+    entry covers (DVC would not re-run the stage when they change), and declared entries nothing was read under
+    (a change would re-run the stage for nothing). A key read whole (e.g. iterated) needs an entry at or above it."""
+    undeclared = sorted(r for r in reads if not any(_covers(d, r) for d in declared))
+    unread = sorted(d for d in declared if not any(_covers(d, r) or _covers(r, d) for r in reads))
+    return undeclared, unread
+
+
+def audited_reads(directory: Path) -> dict[str, set[str]]:
+    """Stage module name -> the union of the key paths its processes read (files written by the audit)."""
+    import json
+
+    out: dict[str, set[str]] = {}
+    for f in sorted(Path(directory).glob("*.json")):
+        rec = json.loads(f.read_text())
+        out.setdefault(rec["module"], set()).update(rec["reads"])
+    return out

@@ -105,10 +105,14 @@ def runtime_path(model: torch.nn.Module, dev: torch.device, *, fused: bool, comp
     encoder = getattr(model, "encoder", model)
     attn = getattr(getattr(encoder, "config", None), "_attn_implementation", None) or "n/a"
     cuda = dev.type == "cuda"
+    from . import portable
+
     return {"runtime.device": torch.cuda.get_device_name(dev) if cuda else "cpu",
             "runtime.dtype": "bfloat16 autocast" if cuda else "float32",
             "runtime.attention": attn, "runtime.fused_adamw": fused, "runtime.compile": compiled,
-            "runtime.tf32": cuda and _tf32_enabled(), "runtime.world_size": world}
+            "runtime.tf32": cuda and _tf32_enabled(), "runtime.world_size": world,
+            "runtime.cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "runtime.portable": portable.enabled(), "runtime.threads": torch.get_num_threads()}
 
 
 def _to(batch: dict[str, torch.Tensor], dev: torch.device) -> dict[str, torch.Tensor]:

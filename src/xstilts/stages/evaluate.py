@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     params = config.load()
     arm = args.arm
-    if arm not in params["study"]["arms"]:
-        raise SystemExit(f"evaluate: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
+    config.require_member(params, "study.arms", arm, "evaluate", "--arm")
     root = repo_root()
     dvclock.check_stage_inputs(root, f"evaluate@{arm}")
     tok = tokenizer(root)

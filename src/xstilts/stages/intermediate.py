@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     params = config.load()
     task = args.task
-    if task not in params["study"]["intermediate_tasks"]:
-        raise SystemExit(f"intermediate: --task {task!r} is not in study.intermediate_tasks "
-                         f"({', '.join(params['study']['intermediate_tasks'])})")
+    config.require_member(params, "study.intermediate_tasks", task, "intermediate", "--task")
     distributed.relaunch("xstilts.stages.intermediate", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
     distributed.init()
     root = repo_root()

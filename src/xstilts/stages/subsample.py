@@ -16,10 +16,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", required=True, help="a size from subsample.sizes, or 'full'")
     args = ap.parse_args(argv)
     params = config.load()
-    if args.task not in params["study"]["intermediate_tasks"]:
-        raise SystemExit(f"subsample: --task {args.task!r} is not in study.intermediate_tasks")
-    if args.size not in config.size_labels(params):
-        raise SystemExit(f"subsample: --size {args.size!r} is not one of {config.size_labels(params)}")
+    config.require_member(params, "study.intermediate_tasks", args.task, "subsample", "--task")
+    config.require_member(params, "subsample.sizes", args.size, "subsample", "--size")
     root = repo_root()
     dvclock.check_stage_inputs(root, f"subsample@{args.task}-{args.size}")
     fmt = tasks.get(args.task).format

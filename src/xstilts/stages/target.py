@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     params = config.load()
     arm = args.arm
-    if arm not in params["study"]["arms"]:
-        raise SystemExit(f"target: --arm {arm!r} is not in study.arms ({', '.join(params['study']['arms'])})")
+    config.require_member(params, "study.arms", arm, "target", "--arm")
     distributed.relaunch("xstilts.stages.target", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
     distributed.init()
     root = repo_root()
