@@ -104,3 +104,39 @@ def test_doc_stride_reaches_the_span_format_only(params):
     assert encode_options(params, "xquad") == {"doc_stride": 64}
     assert encode_options(params, "squad") == {"doc_stride": params["finetune"]["doc_stride"]} == {"doc_stride": 128}
     assert encode_options(params, "xnli") == encode_options(params, "panx") == encode_options(params, "hellaswag") == {}
+
+
+@pytest.mark.parametrize("path, typo, hint", [
+    (("finetune",), "epoch", "did you mean `finetune.epochs`?"),
+    ((), "studdy", "did you mean `study`?"),
+    (("adversaries", "aflite"), "sed", "did you mean `adversaries.aflite.seed`?"),
+    (("report",), "zzz", "known keys: alpha, correction"),
+])
+def test_unknown_keys_are_refused_with_a_close_match(params, path, typo, hint):
+    p = copy.deepcopy(params)
+    node = p
+    for part in path:
+        node = node[part]
+    node[typo] = 5
+    full = ".".join((*path, typo))
+    with pytest.raises(config.ConfigError, match=f"unknown key `{full}`") as err:
+        config.validate(p)
+    assert hint in str(err.value)
+
+
+INT_KEYS = list(config._int_keys(config.SCHEMA))
+
+
+@pytest.mark.parametrize("key", INT_KEYS)
+def test_every_seed_and_count_is_range_checked(params, key):
+    """A seed must be in numpy's range (0 is a seed), a count at least 1 (0 where it means "none")."""
+    bad = -1 if key.endswith("seed") or key in config.NON_NEGATIVE else 0
+    p = copy.deepcopy(params)
+    node = p
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = bad
+    with pytest.raises(config.ConfigError, match=f"`{key}` must be"):
+        config.validate(p)
+    assert any(k.endswith("seed") for k in INT_KEYS) and "pretrain.num_heads" in INT_KEYS

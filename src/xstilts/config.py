@@ -66,10 +66,27 @@ def _type_name(t: Any) -> str:
     return "mapping" if t is dict else t.__name__
 
 
+OPTIONAL = {"": ("hub",), "hub": ("data_dir", "ccg_path", "target_languages")}  # beyond the schema (checked on their own)
+
+
+def _unknown(node: dict, allowed, key: str) -> None:
+    """Refuse a key the schema does not know, with the closest known one ("did you mean `epochs`?")."""
+    import difflib
+
+    for k in node:
+        if k not in allowed:
+            full = f"{key}.{k}" if key else str(k)
+            close = difflib.get_close_matches(str(k), [str(a) for a in allowed], n=1, cutoff=0.6)
+            hint = f"did you mean `{f'{key}.{close[0]}' if key else close[0]}`?" if close else \
+                f"known keys: {', '.join(sorted(map(str, allowed)))}"
+            raise ConfigError(f"params.yaml: unknown key `{full}` ({hint})")
+
+
 def _walk(node: Any, schema: Any, key: str) -> None:
     if isinstance(schema, dict):
         if not isinstance(node, dict):
             raise ConfigError(f"params.yaml: `{key}` must be a mapping, got {type(node).__name__}")
+        _unknown(node, (*schema, *OPTIONAL.get(key, ())), key)
         for k, sub in schema.items():
             full = f"{key}.{k}" if key else k
             if k not in node:
@@ -81,6 +98,36 @@ def _walk(node: Any, schema: Any, key: str) -> None:
         ok = isinstance(node, bool)
     if not ok:
         raise ConfigError(f"params.yaml: `{key}` must be {_type_name(schema)}, got {node!r} ({type(node).__name__})")
+
+
+NON_NEGATIVE = ("finetune.restarts", "evaluate.retrieval_layer")  # int keys where 0 is meaningful (the rest count)
+
+
+def _int_keys(schema: dict, key: str = ""):
+    for k, sub in schema.items():
+        full = f"{key}.{k}" if key else k
+        if isinstance(sub, dict):
+            yield from _int_keys(sub, full)
+        elif sub is int:
+            yield full
+
+
+def _ranges(p: dict) -> None:
+    """Every integer key of the schema in range: a seed in 0..2**32-1 (numpy's seed range), a count >= 1, the
+    NON_NEGATIVE ones >= 0; likewise the per-task sizes of `prepare`."""
+    for key in _int_keys(SCHEMA):
+        node: Any = p
+        for part in key.split("."):
+            node = node[part]
+        if key.rsplit(".", 1)[-1].endswith("seed"):
+            if not 0 <= node < 2**32:
+                raise ConfigError(f"params.yaml: `{key}` must be a seed in 0..2**32-1, got {node}")
+        elif node < (0 if key in NON_NEGATIVE else 1):
+            raise ConfigError(f"params.yaml: `{key}` must be >= {0 if key in NON_NEGATIVE else 1}, got {node}")
+    for section in ("train_size", "target_train_size"):
+        for task, n in p["prepare"][section].items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"params.yaml: `prepare.{section}.{task}` must be an int >= 1, got {n!r}")
 
 
 def _choice(value: Any, allowed: tuple[str, ...] | list[str], key: str) -> None:
@@ -100,6 +147,7 @@ def validate(p: dict) -> dict:
     from .adversaries import REGISTRY as ADV  # local import: the registry imports formats
 
     _walk(p, SCHEMA, "")
+    _ranges(p)
     st = p["study"]
     _choice(st["source"], SOURCES, "study.source")
     for key, allowed in (("intermediate_tasks", T.INTERMEDIATE), ("target_tasks", T.TARGETS)):
@@ -265,11 +313,6 @@ def validate(p: dict) -> dict:
     if af["encoder"] == "independent" and st["source"] != "synthetic":
         raise ConfigError("params.yaml: `adversaries.aflite.encoder` = 'independent' pretrains a reference encoder, "
                           "which only the embedded benchmark can do; use 'baseline' with `study.source: hub`")
-    for key, value in (("adversaries.aflite.seed", af["seed"]), ("adversaries.aflite.encoder_seed", af["encoder_seed"]),
-                       ("tune.seed", p["tune"]["seed"]), ("pretrain.seed", p["pretrain"]["seed"]),
-                       ("report.seed", p["report"]["seed"])):
-        if not 0 <= value < 2**32:
-            raise ConfigError(f"params.yaml: `{key}` must be in 0..2**32-1, got {value}")
     if st["source"] == "synthetic" and af["encoder_seed"] == p["pretrain"]["seed"]:
         raise ConfigError("params.yaml: `adversaries.aflite.encoder_seed` must differ from `pretrain.seed` (the "
                           "reference encoder must not be the arms' own encoder)")
