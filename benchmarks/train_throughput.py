@@ -23,7 +23,13 @@ import torch.nn.functional as F
 from xstilts import formats
 from xstilts.data import synthetic
 from xstilts.data.world import Lexicon
-from xstilts.modeling import PAD, TaskModel, encoder_config, new_encoder, train_tokenizer
+from xstilts.modeling import (
+    PAD,
+    TaskModel,
+    encoder_config,
+    new_encoder,
+    train_tokenizer,
+)
 from xstilts.training import batches, fit, seed_everything
 
 MODEL = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128, "max_length": 96}

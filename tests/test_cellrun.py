@@ -15,7 +15,6 @@ from xstilts.io import stable_seed
 
 from . import ddp_worker as W
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -251,7 +251,7 @@ def test_target_stage_killed_mid_epoch_resumes_to_identical_outputs(tmp_path):
     base.mkdir()
     params = deep_merge(yaml.safe_load((REPO / "params.yaml").read_text()),
                         yaml.safe_load((REPO / "profiles" / "smoke.yaml").read_text()))
-    params = deep_merge(params, {"study": {"target_tasks": ["xnli"]},
+    params = deep_merge(params, {"study": {"target_tasks": ["xnli"], "seeds": [1]},
                                  "prepare": {"target_train_size": {"xnli": 64}, "dev_size": 20,
                                              "test_size": 20, "pretrain_sentences": 200},
                                  "finetune": {"epochs": 2, "batch_size": 8}})

@@ -4,8 +4,6 @@ lazy imports included), so editing any code a stage runs re-runs that stage and 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 

@@ -16,7 +16,12 @@ import torch
 from xstilts import common, evaluation, formats, modeling, tasks
 from xstilts.formats.mc import truncated_lengths
 from xstilts.formats.tagging import IGNORE
-from xstilts.rehearsal.tokenizer import MASK, SPECIALS, build_xlmr_like_tokenizer, pipeline
+from xstilts.rehearsal.tokenizer import (
+    MASK,
+    SPECIALS,
+    build_xlmr_like_tokenizer,
+    pipeline,
+)
 
 CTX = ("The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in "
        "France. They were descended from Norse raiders and pirates from Denmark, Iceland and Norway who, under their "

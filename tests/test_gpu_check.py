@@ -13,7 +13,8 @@ import sys
 import pytest
 import yaml
 
-from xstilts import cli, plan as planning
+from xstilts import cli
+from xstilts import plan as planning
 from xstilts.cli import deep_merge
 
 from .conftest import REPO

@@ -17,8 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xstilts.data import schema
-from xstilts.data import hub
+from xstilts.data import hub, schema
 from xstilts.data.hub import HubError, intermediate, revisions
 from xstilts.tasks import NLI_LABELS
 
@@ -198,7 +197,6 @@ def test_committed_fixtures_match_generator(tmp_path):
         assert committed.exists(), f"regenerate fixtures: {committed} missing"
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
-
             from datasets import Features
 
             a, b = pq.read_table(path), pq.read_table(committed)

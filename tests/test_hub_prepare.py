@@ -148,9 +148,10 @@ def test_hub_without_network_fails_fast_naming_the_dataset(paper, tmp_path):
 
 
 def test_pretrain_pins_a_local_model(tmp_path):
+    from safetensors.torch import load_file
+
     from xstilts.modeling import encoder_config, new_encoder, train_tokenizer
     from xstilts.pretraining import pin_hub_model
-    from safetensors.torch import load_file
 
     src = tmp_path / "tiny-xlmr"
     tok = train_tokenizer(["a b c d e", "f g h"], src, 32)

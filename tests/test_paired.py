@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from xstilts import metrics
-from xstilts.analysis import paired as PD
 from xstilts import report as R
+from xstilts.analysis import paired as PD
 
 from .report_data import ADVERSARY, NER, gold_loader, make_study
 

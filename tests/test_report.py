@@ -22,9 +22,11 @@ import pytest
 import yaml
 from scipy import stats as sps
 
-from xstilts import published as PUB
 from xstilts import provenance as P
+from xstilts import published as PUB
 from xstilts import report as R
+from xstilts import vcs
+from xstilts.io import md5_file
 
 from . import report_data as RD
 
@@ -311,7 +313,7 @@ def test_run_table(results: pd.DataFrame) -> None:
 
 
 def test_git_commit_outside_and_inside_a_repository(tmp_path: Path) -> None:
-    assert P.git_commit(tmp_path) == "unknown"
+    assert vcs.git_commit(tmp_path) == "unknown"
     if shutil.which("git") is None:
         pytest.skip("git not installed")
     git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org",
@@ -322,9 +324,9 @@ def test_git_commit_outside_and_inside_a_repository(tmp_path: Path) -> None:
     subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
     (tmp_path / "untracked.txt").write_text("x\n")
-    assert P.git_commit(tmp_path) == head  # untracked files do not make it dirty
+    assert vcs.git_commit(tmp_path) == head  # untracked files do not make it dirty
     (tmp_path / "f.txt").write_text("b\n")
-    assert P.git_commit(tmp_path) == head + "+dirty"
+    assert vcs.git_commit(tmp_path) == head + "+dirty"
 
 
 def test_the_pipelines_own_outputs_do_not_make_the_commit_dirty(tmp_path: Path) -> None:
@@ -344,13 +346,13 @@ def test_the_pipelines_own_outputs_do_not_make_the_commit_dirty(tmp_path: Path) 
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
-    assert {"dvc.lock", "metrics/target/", "runs/tune.json", "reports/metrics.json"} <= set(P.pipeline_outputs(tmp_path))
+    assert {"dvc.lock", "metrics/target/", "runs/tune.json", "reports/metrics.json"} <= set(vcs.pipeline_outputs(tmp_path))
     for f in files[:4]:
         (tmp_path / f).write_text("rewritten by a stage\n")
-    assert P.git_commit(tmp_path) == head
+    assert vcs.git_commit(tmp_path) == head
     for f in files[4:]:
         (tmp_path / f).write_text("edited\n")
-        assert P.git_commit(tmp_path) == head + "+dirty", f
+        assert vcs.git_commit(tmp_path) == head + "+dirty", f
         subprocess.run([*git, "checkout", "-q", "--", f], check=True)
 
 
@@ -564,7 +566,7 @@ def test_verify_checks_report_inputs_and_params(results: pd.DataFrame, tmp_path:
     ref = root / PUB.REFERENCE_PATH
     shutil.copy(Path(__file__).resolve().parents[1] / PUB.REFERENCE_PATH, ref)
     prov = P.collect(root, results, inputs=[PUB.REFERENCE_PATH])
-    assert prov["inputs"] == [{"path": "data/reference/xstilts_published.csv", "md5": P.file_md5(ref)}]
+    assert prov["inputs"] == [{"path": "data/reference/xstilts_published.csv", "md5": md5_file(ref)}]
     out = root / "reports"
     R.build_report(results, prov, SMALL, out, reference=PUB.load_reference(ref))
     assert P.verify(out / "correlation.json", root / "dvc.lock", root=root) == []

@@ -11,7 +11,6 @@ from xstilts import formats, modeling, training
 
 from . import ddp_worker as W
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import _alive, atomic_path
+from .io import atomic_path, pid_alive
 
 _PREFIX = "epoch-"
 
@@ -160,7 +160,7 @@ def _clear_dead_writers(directory: Path) -> None:
     pattern = re.compile(rf"\.{re.escape(_PREFIX)}\d{{4}}\.(\d+)\.[a-z0-9_]{{8}}")
     for entry in directory.iterdir():
         m = pattern.fullmatch(entry.name)
-        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
 
 

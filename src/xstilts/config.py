@@ -144,7 +144,9 @@ def _nonempty_unique(values: list, key: str) -> None:
 
 def validate(p: dict) -> dict:
     """Raise ConfigError on the first problem; return `p` unchanged when valid."""
-    from .adversaries import REGISTRY as ADV  # local import: the registry imports formats
+    from .adversaries import (
+        REGISTRY as ADV,  # local import: the registry imports formats
+    )
 
     _walk(p, SCHEMA, "")
     _ranges(p)

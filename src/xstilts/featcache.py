@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .formats import Feature
+from .io import atomic_path
 
 VERSION = 2  # 2: span QA windows (doc_stride), tagging windows, multiple-choice truncation counts
 ENV = "XSTILTS_FEATURE_CACHE"
@@ -218,15 +218,8 @@ def unpack(arrays: dict[str, np.ndarray], k: dict[str, Any]) -> list[Feature]:
 
 def save(path: Path, feats: list[Feature], k: dict[str, Any]) -> None:
     arrays = pack(feats, k)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def load(path: Path, k: dict[str, Any]) -> list[Feature] | None:

@@ -9,8 +9,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -42,7 +43,8 @@ def _check_writable(path: Path) -> None:
         raise PermissionError(f"output directory {parent} is not writable")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (another user's live process counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +61,7 @@ def _clear_stale(path: Path) -> None:
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[a-z0-9_]{{8}}")
     for sibling in path.parent.iterdir():
         m = pattern.fullmatch(sibling.name)
-        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             shutil.rmtree(sibling, ignore_errors=True)
 
 
@@ -74,11 +76,26 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent)) / path.name
     try:
         yield tmp
+        _fsync_tree(tmp)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def _fsync_tree(tmp: Path) -> None:
+    """Flush what was written under `tmp` to disk before it is renamed into place (a crash after the rename then
+    never leaves a truncated file under the final name)."""
+    for f in ([tmp] if tmp.is_file() else sorted(p for p in tmp.rglob("*") if p.is_file()) if tmp.is_dir() else []):
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write `data` to `path` atomically (through :func:`atomic_path`: flushed to disk, then renamed)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path: Path | str, obj: Any) -> None:

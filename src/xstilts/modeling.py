@@ -113,7 +113,7 @@ class TaskModel(nn.Module):
                                                     sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "TaskModel":
+    def load(cls, path: Path) -> TaskModel:
         from safetensors.torch import load_file
 
         path = Path(path)

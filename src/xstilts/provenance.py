@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from .io import md5_file
+from .vcs import UNKNOWN, git_commit
+
 DATA_PREFIXES = ("data/",)
 REPORT_PREFIXES = ("data/", "results/", "predictions/")
 """Stage outputs the report depends on: prepared data and subsamples, results tables, per-example predictions."""
 RUN_COLUMNS = ["arm", "size_label", "seed", "target_task", "target_run_id", "intermediate_run_id"]
-UNKNOWN = "unknown"
 
 
 def read_dvc_lock(path: Path) -> dict[str, Any]:
@@ -69,15 +70,6 @@ def params_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def file_md5(path: Path) -> str:
-    """md5 (hex) of a file's bytes (the hash DVC records for a single-file dependency)."""
-    digest = hashlib.md5()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_hashes(root: Path, paths: Iterable[Path | str]) -> list[dict[str, str]]:
     """``{path, md5}`` of files the report reads that no stage writes (paths relative to ``root``), sorted."""
     rows = []
@@ -85,54 +77,8 @@ def input_hashes(root: Path, paths: Iterable[Path | str]) -> list[dict[str, str]
         full = Path(root) / rel
         if not full.is_file():
             raise FileNotFoundError(f"{full}: missing (an input of the report)")
-        rows.append({"path": Path(rel).as_posix(), "md5": file_md5(full)})
+        rows.append({"path": Path(rel).as_posix(), "md5": md5_file(full)})
     return sorted(rows, key=lambda r: r["path"])
-
-
-def _git(root: Path, *args: str) -> str | None:
-    """stdout of ``git -C root args`` or None if git fails or is missing."""
-    try:
-        proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False,
-                              timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
-
-
-def pipeline_outputs(root: Path) -> tuple[str, ...]:
-    """Path prefixes of the git-tracked files the pipeline itself rewrites while it runs: ``dvc.lock`` and every
-    ``cache: false`` output, metric and plot of ``dvc.yaml`` (``metrics/``, ``runs/``, ``reports/``; a templated
-    path counts up to its first ``${``)."""
-    import yaml
-
-    out = {"dvc.lock"}
-    try:
-        stages = (yaml.safe_load((root / "dvc.yaml").read_text()) or {}).get("stages", {})
-    except (OSError, yaml.YAMLError):
-        return tuple(sorted(out))
-    for stage in stages.values():
-        body = stage.get("do", stage)
-        for kind in ("outs", "metrics", "plots"):
-            for entry in body.get(kind, []) or []:
-                if isinstance(entry, dict):
-                    for path, opts in entry.items():
-                        if isinstance(opts, dict) and opts.get("cache") is False:
-                            out.add(path.split("${", 1)[0])
-    return tuple(sorted(out))
-
-
-def git_commit(root: Path) -> str:
-    """HEAD commit of the repository at ``root``, "+dirty" when a tracked file other than the pipeline's own
-    outputs (:func:`pipeline_outputs`: the metrics, run ids, reports and ``dvc.lock`` it rewrites while it runs)
-    differs from HEAD, i.e. when code or params changed; "unknown" outside git."""
-    head = _git(root, "rev-parse", "HEAD")
-    if head is None or not head.strip():
-        return UNKNOWN
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
-    ignore = pipeline_outputs(root)
-    changed = [line[3:].split(" -> ")[-1].strip('"') for line in (status or "").splitlines() if line.strip()]
-    dirty = [path for path in changed if not path.startswith(ignore)]
-    return head.strip() + ("+dirty" if dirty else "")
 
 
 def run_table(results: pd.DataFrame) -> list[dict[str, Any]]:
@@ -214,8 +160,8 @@ def verify(report_json: Path, lock: Path, prefixes: tuple[str, ...] | None = Non
             full = root / item["path"]
             if not full.is_file():
                 problems.append(f"{item['path']}: recorded as a report input but missing")
-            elif file_md5(full) != item["md5"]:
-                problems.append(f"{item['path']}: md5 {item['md5']} in the report != {file_md5(full)} on disk")
+            elif md5_file(full) != item["md5"]:
+                problems.append(f"{item['path']}: md5 {item['md5']} in the report != {md5_file(full)} on disk")
         recorded_params = prov.get("params_sha256", UNKNOWN)
         params = root / "params.yaml"
         if recorded_params != UNKNOWN and params.exists() and params_hash(params) != recorded_params:

@@ -13,8 +13,9 @@ import functools
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 STAGES = ("pretrain", "tune", "aflite", "intermediate", "target", "evaluate")
 
@@ -46,7 +47,7 @@ def _check_reachable(uri: str) -> None:
                            f"MLFLOW_TRACKING_URI to use the local sqlite store") from exc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _client(root: str):
     import mlflow
 
@@ -77,9 +78,9 @@ def _ensure_experiment(mlflow, root: Path, stage: str) -> str:
         return exp.experiment_id
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def git_commit(root: str) -> str:
-    from .provenance import git_commit as _commit
+    from .vcs import git_commit as _commit
 
     return _commit(Path(root))
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -120,4 +120,12 @@ def _with_controls(name: str, clean: pd.DataFrame, selected: pd.Series | np.ndar
     return out
 
 
-from . import aflite, char_noise, code_switch, distractor, entity_swap, lexical_overlap, word_swap  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    aflite,
+    char_noise,
+    code_switch,
+    distractor,
+    entity_swap,
+    lexical_overlap,
+    word_swap,
+)

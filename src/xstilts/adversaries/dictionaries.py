@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..io import atomic_path
+
 ENGLISH = "en"
 
 
@@ -33,10 +35,8 @@ def read_muse(path: Path) -> dict[str, str]:
 
 
 def write_muse(path: Path, pairs: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(f"{e}\t{f}\n" for e, f in sorted(pairs.items())), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{e}\t{f}\n" for e, f in sorted(pairs.items())), encoding="utf-8")
 
 
 class Dictionaries:
@@ -55,7 +55,7 @@ class Dictionaries:
         self._longest[ENGLISH] = max(map(len, self.english_words), default=1)
 
     @classmethod
-    def from_dir(cls, directory: Path, languages: list[str], key: str) -> "Dictionaries":
+    def from_dir(cls, directory: Path, languages: list[str], key: str) -> Dictionaries:
         """Read `en-<lang>.txt` for every non-English language; a missing file is an error naming `key`."""
         directory = Path(directory)
         missing = [str(muse_path(directory, lang)) for lang in languages

@@ -23,10 +23,9 @@ warning.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
-
-import warnings
 
 import numpy as np
 import numpy.typing as npt

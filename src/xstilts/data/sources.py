@@ -4,8 +4,8 @@ datasets at pinned revisions) plugs in here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 

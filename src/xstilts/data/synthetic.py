@@ -10,7 +10,7 @@ generic, language-agnostic transformations (`xstilts.adversaries`).
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

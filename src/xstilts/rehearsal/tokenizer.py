@@ -42,7 +42,15 @@ def pipeline(vocab: list[tuple[str, float]], *, leading_space_offsets: bool = Fa
     """A `tokenizers.Tokenizer` around a Unigram vocabulary whose first four entries are `SPECIALS` and whose last
     is `<mask>`, with XLM-R's hub pipeline (or, with `leading_space_offsets`, the plain
     `SentencePieceUnigramTokenizer` one)."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
     from tokenizers.models import Unigram
 
     pieces = [p for p, _ in vocab]

@@ -39,11 +39,26 @@ and writes every file) on top.
 from __future__ import annotations
 
 from .compute import compute_report, report_params
-from .constants import CLEAN, CONTROL_ARMS, FIGURES, HTML, MEASURES, PLOTS_CSV, POOLED, TRAINING_LANGUAGE
+from .constants import (
+    CLEAN,
+    CONTROL_ARMS,
+    FIGURES,
+    HTML,
+    MEASURES,
+    PLOTS_CSV,
+    POOLED,
+    TRAINING_LANGUAGE,
+)
 from .format import ci_per_doubling, dumps, fmt, fmt_p, to_jsonable
 from .markdown import comparison_markdown, render_markdown
 from .prose import verdict
-from .tables import adversary_catalogue, model_degradation, ordered_keys, seed_mean, validate_results
+from .tables import (
+    adversary_catalogue,
+    model_degradation,
+    ordered_keys,
+    seed_mean,
+    validate_results,
+)
 from .writer import build_report
 
 __all__ = [

@@ -15,16 +15,31 @@ from .. import published
 from ..analysis import paired as paired_mod
 from ..analysis import stats
 from .constants import CONTROL_ARMS, FIGURES, SCHEMA_VERSION, TRAINING_LANGUAGE
-from .correlate import apply_corrections, correlations, design_data, design_info, headline_metrics
+from .correlate import (
+    apply_corrections,
+    correlations,
+    design_data,
+    design_info,
+    headline_metrics,
+)
 from .format import dumps
-from .prose import answer_paragraph
 from .health import exclude, flagged_models, health_table
 from .health import summary as health_summary
+from .prose import answer_paragraph
 from .robustness import secondary
 from .sensitivity import sensitivity, survives
 from .tables import (
-    adversaries, adversary_catalogue, arm_order, baseline_checks, baseline_summary, control_scores,
-    degradation_summary, language_order, model_degradation, seed_mean, validate_results,
+    adversaries,
+    adversary_catalogue,
+    arm_order,
+    baseline_checks,
+    baseline_summary,
+    control_scores,
+    degradation_summary,
+    language_order,
+    model_degradation,
+    seed_mean,
+    validate_results,
 )
 
 

@@ -15,7 +15,15 @@ import pandas as pd
 from ..analysis import paired as paired_mod
 from ..analysis import stats
 from .constants import (
-    ANALYSES, CELL_KEYS, CLEAN, CONTROL_ARMS, FAMILIES, FULL, MEASURES, POOLED, TRAINING_LANGUAGE,
+    ANALYSES,
+    CELL_KEYS,
+    CLEAN,
+    CONTROL_ARMS,
+    FAMILIES,
+    FULL,
+    MEASURES,
+    POOLED,
+    TRAINING_LANGUAGE,
 )
 from .format import _round
 from .tables import analysis_keys, is_adversary_key, key_level, ordered_keys

@@ -15,7 +15,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .constants import CELL_KEYS, CLEAN, CONTROL_ARMS, FULL, MODEL_KEYS, PNG_DPI, POOLED, TRAINING_LANGUAGE
+from .constants import (
+    CELL_KEYS,
+    CLEAN,
+    CONTROL_ARMS,
+    FULL,
+    MODEL_KEYS,
+    PNG_DPI,
+    POOLED,
+    TRAINING_LANGUAGE,
+)
 from .format import _key_label
 from .tables import analysis_keys, arm_order, language_order
 

@@ -11,13 +11,38 @@ from typing import Any
 import pandas as pd
 
 from .constants import (
-    ANALYSES, CELL_KEYS, CLEAN, CONTROL_ARMS, CORRECTION_NAMES, FIGURES, MEASURES, POOLED, PRIMARY_FAMILY,
+    ANALYSES,
+    CELL_KEYS,
+    CLEAN,
+    CONTROL_ARMS,
+    CORRECTION_NAMES,
+    FIGURES,
+    MEASURES,
+    POOLED,
+    PRIMARY_FAMILY,
     TRAINING_LANGUAGE,
 )
 from .correlate import _below
-from .format import _key_label, ci_per_doubling, fmt, fmt_ci, fmt_p, mark, md_table, per_doubling
+from .format import (
+    _key_label,
+    ci_per_doubling,
+    fmt,
+    fmt_ci,
+    fmt_p,
+    mark,
+    md_table,
+    per_doubling,
+)
 from .prose import describe_analysis
-from .tables import _display_sorted, _lookup, adversaries, analysis_keys, key_level, language_order, ordered_keys
+from .tables import (
+    _display_sorted,
+    _lookup,
+    adversaries,
+    analysis_keys,
+    key_level,
+    language_order,
+    ordered_keys,
+)
 
 
 def details_markdown(corr: Mapping[str, Any], alpha: float = 0.05) -> str:

@@ -23,7 +23,14 @@ import pandas as pd
 
 from ..analysis import robustness as rob
 from ..analysis import stats
-from .constants import CELL_KEYS, CLEAN, CONTROL_ARMS, MODEL_KEYS, POOLED, TRAINING_LANGUAGE
+from .constants import (
+    CELL_KEYS,
+    CLEAN,
+    CONTROL_ARMS,
+    MODEL_KEYS,
+    POOLED,
+    TRAINING_LANGUAGE,
+)
 from .correlate import correlation_points
 from .tables import model_degradation, seed_mean
 

@@ -14,7 +14,15 @@ import pandas as pd
 from .. import tasks
 from ..analysis import paired as paired_mod
 from .constants import (
-    ALL_TARGETS, CELL_KEYS, CLEAN, CONTROL_ARMS, MEASURES, MODEL_KEYS, OPTIONAL_COLUMNS, POOLED, REQUIRED_COLUMNS,
+    ALL_TARGETS,
+    CELL_KEYS,
+    CLEAN,
+    CONTROL_ARMS,
+    MEASURES,
+    MODEL_KEYS,
+    OPTIONAL_COLUMNS,
+    POOLED,
+    REQUIRED_COLUMNS,
     TRAINING_LANGUAGE,
 )
 

@@ -3,38 +3,26 @@ renders the markdown, the HTML, the figures and the plots CSV, and writes every 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..analysis import paired as paired_mod
+from ..io import atomic_write_bytes
 from . import html as report_html
 from .compute import TABLES, compute_report
 from .constants import FIGURES, HTML, PLOTS_CSV
 from .figures import (
-    degradation_figure, health_figure, heatmap_figure, png_bytes, seed_spread_figure, sensitivity_figure,
+    degradation_figure,
+    health_figure,
+    heatmap_figure,
+    png_bytes,
+    seed_spread_figure,
+    sensitivity_figure,
 )
 from .format import dumps, plots_csv
 from .markdown import render_markdown
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file in ``path``'s directory, fsync it, then ``os.replace`` it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_report(

@@ -15,9 +15,9 @@ import pandas as pd
 
 from .. import config, dvclock, health, tasks, tracking
 from ..common import cells_of, target_dir, tokenizer
+from ..data import schema
 from ..evaluation import evaluate_encoder, evaluate_model, load_eval_sets
 from ..finetuning import encode_options, max_length
-from ..data import schema
 from ..io import read_json, repo_root, write_metrics, write_parquet
 from ..modeling import TaskModel, load_encoder
 

@@ -14,7 +14,13 @@ import json
 import time
 
 from .. import checkpoint, config, distributed, dvclock, tracking
-from ..common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
+from ..common import (
+    control_encoder_dir,
+    intermediate_dir,
+    load_dataset,
+    tokenizer,
+    tuned_lr,
+)
 from ..data import schema
 from ..io import atomic_path, repo_root, write_metrics
 

@@ -10,9 +10,9 @@ schema via `datasets.load_dataset("parquet"/"json", data_files=...)`; the conver
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 

@@ -23,8 +23,8 @@ made here; the first real run records what it loaded (prepare metrics).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 

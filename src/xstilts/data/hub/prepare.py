@@ -21,9 +21,9 @@ dataset has (the ones left out are listed in the prepare metrics). Splits withou
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -34,7 +34,6 @@ from . import HubError, get, load_split
 from .intermediate import anli_rounds, compose_anli_plus, load_ccgbank
 from .languages import VERSIONS
 from .targets import HUB_LANGS, hub_lang
-
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ import pandas as pd
 
 from ...tasks import NER_LABELS, NLI_LABELS, PAWSX_LABELS, UPOS_LABELS  # noqa: F401 (re-exported)
 from .. import schema
-from . import HubError, HubSpec, load_split, register, require_gold, get
-from .revisions import PINS
+from . import HubError, HubSpec, get, load_split, register, require_gold
 from .languages import ISO3, TYDIQA_PREFIXES, UDPOS_NAMES, XTREME
+from .revisions import PINS
 
 # google/xtreme: commit that added the parquet files (2024-02-22), reference §4.2 [V]. Pinned here.
 XTREME_REPO = "google/xtreme"
