@@ -23,7 +23,7 @@ def test_code_deps_are_the_import_closure(name):
     listed = sorted(d.split()[0] for d in _deps(STAGES[name]) if d.startswith("src/"))
     assert listed == stage_code_deps(REPO, name), (
         f"dvc.yaml stage {name!r}: code deps differ from its import closure; "
-        f"expected {stage_code_deps(REPO, name)}")
+        f"expected {stage_code_deps(REPO, name)} (`python -m xstilts.devtools` rewrites them)")
 
 
 def test_every_stage_module_is_a_stage_and_an_entry_point():

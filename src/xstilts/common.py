@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import featcache, formats, tasks
+from .cells import CONTROL_SIZE_LABEL, cell_name
 from .data import schema
 from .io import md5_file, read_json, read_parquet
 from .modeling import TaskModel, load_encoder, load_tokenizer
@@ -31,7 +32,7 @@ def control_encoder_dir(root: Path, arm: str) -> Path:
 
 
 def intermediate_dir(root: Path, task: str, size_label: str, seed: int) -> Path:
-    return arm_dir(root, task) / f"{size_label}-s{seed}"
+    return arm_dir(root, task) / cell_name(size_label, seed)
 
 
 def target_dir(root: Path, arm: str, cell: str, target: str) -> Path:
@@ -108,7 +109,7 @@ class Cell:
     """One encoder feeding the target stage: a control (baseline/random) or an intermediate checkpoint."""
 
     arm: str
-    size_label: str  # "-" for controls
+    size_label: str  # cells.CONTROL_SIZE_LABEL for controls
     seed: int
     encoder_dir: Path
     train_size: int = 0
@@ -116,7 +117,7 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{'none' if self.size_label == '-' else self.size_label}-s{self.seed}"
+        return cell_name(self.size_label, self.seed)
 
 
 def cells_of(root: Path, params: dict, arm: str) -> list[Cell]:
@@ -125,7 +126,7 @@ def cells_of(root: Path, params: dict, arm: str) -> list[Cell]:
 
     seeds = params["study"]["seeds"]
     if arm in tasks.CONTROLS:
-        cells = [Cell(arm, "-", s, control_encoder_dir(root, arm)) for s in seeds]
+        cells = [Cell(arm, CONTROL_SIZE_LABEL, s, control_encoder_dir(root, arm)) for s in seeds]
     else:
         cells = []
         for label in config.size_labels(params):

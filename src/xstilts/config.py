@@ -173,8 +173,9 @@ def validate(p: dict) -> dict:
             raise ConfigError(f"params.yaml: `study.seeds[{i}]` must be a non-negative int, got {s!r}")
 
     _nonempty_unique(st["languages"], "study.languages")
-    if st["languages"][0] != "en":
-        raise ConfigError("params.yaml: `study.languages` must start with 'en' (the training language)")
+    if st["languages"][0] != T.TRAINING_LANGUAGE:
+        raise ConfigError(f"params.yaml: `study.languages` must start with {T.TRAINING_LANGUAGE!r} (the training "
+                          "language)")
     derived = p["languages"]
     for i, lang in enumerate(st["languages"][1:], start=1):
         if st["source"] == "synthetic":

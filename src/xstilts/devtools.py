@@ -122,3 +122,41 @@ def audited_reads(directory: Path) -> dict[str, set[str]]:
         rec = json.loads(f.read_text())
         out.setdefault(rec["module"], set()).update(rec["reads"])
     return out
+
+
+def sync_dvc_deps(root: Path) -> bool:
+    """Rewrite the `src/` code deps of every stage in `root/dvc.yaml` as :func:`stage_code_deps` derives them
+    (the rest of the file is kept as it is). Returns whether the file changed. `python -m xstilts.devtools`."""
+    import re
+
+    import yaml
+
+    path = Path(root) / "dvc.yaml"
+    text = path.read_text()
+    stages = yaml.safe_load(text)["stages"]
+    lines, out, current, i = text.splitlines(keepends=True), [], None, 0
+    while i < len(lines):
+        m = re.match(r"^  ([A-Za-z0-9_-]+):", lines[i])
+        if m and m.group(1) in stages:
+            current = m.group(1)
+        dep = re.match(r"^(\s+)- src/", lines[i])
+        if dep and current:
+            j = i
+            while j < len(lines) and re.match(r"^\s+- src/", lines[j]):
+                j += 1
+            out += [f"{dep.group(1)}- {d}\n" for d in stage_code_deps(Path(root), current)]
+            i = j
+            continue
+        out.append(lines[i])
+        i += 1
+    new = "".join(out)
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":
+    import sys
+
+    changed = sync_dvc_deps(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())
+    print("dvc.yaml: code deps updated" if changed else "dvc.yaml: code deps already match the imports")

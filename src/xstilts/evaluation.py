@@ -22,7 +22,7 @@ def chance(task: tasks.Task, df: pd.DataFrame) -> float:
     if task.format == "mc":
         return 100.0 / float(df["choices"].map(len).mean())
     if task.format == "retrieval":
-        return 100.0 / max(1, int((df["lang"] == "en").sum()))
+        return 100.0 / max(1, int((df["lang"] == tasks.TRAINING_LANGUAGE).sum()))
     return float("nan")
 
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import tasks
+
 # facebookresearch/MUSE ground-truth bilingual dictionaries: the `en-<xx>` files that exist, from the `lgs` list of
 # facebookresearch/MUSE@0ca12a00c0086fea018f522820db704b14b2032c:data/get_evaluation.sh (its README lists the
 # same 45 en-<xx> "full" dictionaries). There is no en-sw or en-ur among them, two XNLI languages.
@@ -98,7 +100,7 @@ def _muse(params: dict, root: Path) -> list[ManualInput]:
         tested = {lang for t in switching for lang in target_languages(params["hub"], t)[0]}
     else:
         tested = set(params["study"]["languages"])
-    langs = sorted((tested | set(adv["code_switch"].get("into") or [])) - {"en"})
+    langs = sorted((tested | set(adv["code_switch"].get("into") or [])) - {tasks.TRAINING_LANGUAGE})
     into = ", ".join(adv["code_switch"].get("into") or [])
     out = []
     for lang in langs:

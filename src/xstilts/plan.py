@@ -107,7 +107,7 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
     def size(task: str, label: str) -> int:
         return params["prepare"]["train_size"][task] if label == "full" else int(label)
 
-    targets = [t for t in st["target_tasks"] if tasks.get(t).format != "retrieval"]
+    targets = tasks.trained_targets(st["target_tasks"])
     tsize = {t: (HUB_TARGET_TRAIN[t] if hub else params["prepare"]["target_train_size"][t]) for t in targets}
     inter_cells = len(st["intermediate_tasks"]) * len(labels) * seeds
     cells = inter_cells + sum(seeds for arm in st["arms"] if arm in tasks.CONTROLS)

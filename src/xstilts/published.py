@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from .cells import CONTROL_SIZE_LABEL
+
 REFERENCE_PATH = Path("data") / "reference" / "xstilts_published.csv"
 COLUMNS = ("claim", "model", "benchmark", "split", "task", "metric", "value", "source_key", "source", "status",
            "note")
@@ -97,7 +99,7 @@ def clean_means(results: pd.DataFrame, arms: Iterable[str], full_label: str = "f
     is evaluated), then over seeds. Control arms (size label "-") and intermediate arms at ``full_label``."""
     arms = list(arms)
     rows = results[(results["subset"] == CLEAN) & results["arm"].isin(arms)]
-    rows = rows[(rows["size_label"] == full_label) | (rows["size_label"].isin(["-", ""]))]
+    rows = rows[(rows["size_label"] == full_label) | (rows["size_label"].isin([CONTROL_SIZE_LABEL, ""]))]
     per_seed = rows.groupby(["arm", "target_task", "seed"], sort=True).agg(
         score=("score", "mean"), n_languages=("language", "nunique"))
     out = per_seed.groupby(["arm", "target_task"], sort=True).agg(

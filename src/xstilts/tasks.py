@@ -61,8 +61,15 @@ TASKS: dict[str, Task] = {
 INTERMEDIATE = tuple(n for n, t in TASKS.items() if t.role == "intermediate")
 TARGETS = tuple(n for n, t in TASKS.items() if t.role == "target")
 CONTROLS = ("baseline", "random")
+TRAINING_LANGUAGE = "en"  # the one language every model is fine-tuned in (zero-shot transfer to the others)
 NATURAL_ADVERSARIAL = tuple(n for n, t in TASKS.items() if t.natural_adversary)
 """Target tasks that are adversarial datasets in their own right (registered as natural adversarial targets)."""
+
+
+def trained_targets(target_tasks) -> list[str]:
+    """The target tasks that get a fine-tuned model (every format but retrieval, whose targets embed with the
+    encoder itself), in the given order."""
+    return [t for t in target_tasks if get(t).format != "retrieval"]
 
 
 def get(name: str) -> Task:

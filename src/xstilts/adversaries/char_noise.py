@@ -12,6 +12,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
+from ..tasks import TRAINING_LANGUAGE
 from . import register
 from .text import clusters
 
@@ -82,7 +83,7 @@ def noise_words(words: list[str], rate: float, rng: np.random.Generator, alpha: 
 def char_noise(df: pd.DataFrame, labels, rng, options) -> pd.DataFrame:
     rate = float(options.get("char_noise_rate", 0.3))
     if "pair_id" in df.columns:  # retrieval: noisy queries, searched against the clean English candidates
-        df = df[df["lang"] != "en"].reset_index(drop=True)
+        df = df[df["lang"] != TRAINING_LANGUAGE].reset_index(drop=True)
     text_cols = {"text_a", "text_b", "context", "question", "text"} & set(df.columns)
     if "answers_start" in df.columns:
         text_cols = {"question"}

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics, tasks
+from ..cells import cell_name
 from ..data import schema
 from ..io import stable_seed
 from . import stats
@@ -42,7 +43,6 @@ MEAN_METRICS = ("accuracy", "squad_f1", "mlqa_f1", "retrieval_accuracy")
 CHUNK_F1_METRICS = ("f1",)
 """seqeval micro chunk F1 (not decomposable into per-example means: rebuilt from per-sentence chunk counts)."""
 CLEAN = "clean"
-CONTROL_CELL = "none"
 TOLERANCE = 1e-6
 """Largest difference (points) allowed between a score recomputed from predictions and the results table."""
 CHUNK_ROWS = 1 << 22
@@ -54,12 +54,6 @@ ALL_TARGETS = "all"
 
 GoldLoader = Callable[[str, str, str], Mapping[str, Sequence[int]]]
 """``(target_task, language, subset) -> {example id: gold tag ids}`` (only called for chunk-F1 targets)."""
-
-
-def cell_name(size_label: str, seed: int) -> str:
-    """The ``cell`` of the predictions file: ``<size_label>-s<seed>`` (controls: ``none-s<seed>``)."""
-    label = CONTROL_CELL if size_label in ("", "-") else size_label
-    return f"{label}-s{int(seed)}"
 
 
 def pair_key(target: str, adversary: str, language: str | None = None) -> str:

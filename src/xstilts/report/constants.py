@@ -3,11 +3,12 @@ families. Every other module of :mod:`xstilts.report` imports from here; this on
 
 from __future__ import annotations
 
+from .. import tasks
 from ..analysis import paired as paired_mod
 
-TRAINING_LANGUAGE = "en"
+TRAINING_LANGUAGE = tasks.TRAINING_LANGUAGE
 CLEAN = "clean"
-CONTROL_ARMS = ("baseline", "random")
+CONTROL_ARMS = tasks.CONTROLS
 FULL = "full"
 POOLED = paired_mod.POOLED
 ALL_TARGETS = paired_mod.ALL_TARGETS

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.paired import cell_name
+from ..cells import cell_name
 from .constants import CLEAN, CONTROL_ARMS, MODEL_KEYS, TRAINING_LANGUAGE
 
 

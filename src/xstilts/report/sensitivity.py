@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..analysis import sensitivity as sens
 from ..analysis import stats
+from ..cells import size_label_of
 from .constants import POOLED
 from .correlate import _below, correlation_points
 
@@ -83,7 +84,7 @@ def _influence(x, y, g, labels: list[str], excluded: list[str]) -> list[dict[str
         return []
     d = sens.cooks_distance(x, y, g)
     order = [int(i) for i in np.argsort(-np.nan_to_num(d, nan=-1.0), kind="stable")[:TOP_INFLUENCE]]
-    cells = {e.rsplit("-s", 1)[0] for e in excluded}  # model ids name seeds; points are (task, size) cells
+    cells = {size_label_of(e) for e in excluded}  # model ids name seeds; points are (task, size) cells
     return [{"model": labels[i], "cooks_distance": float(d[i]), "flagged": labels[i] in cells} for i in order]
 
 

@@ -14,6 +14,7 @@ import time
 import pandas as pd
 
 from .. import config, dvclock, health, tasks, tracking
+from ..cells import names
 from ..common import cells_of, target_dir, tokenizer
 from ..data import schema
 from ..evaluation import evaluate_encoder, evaluate_model, load_eval_sets
@@ -24,8 +25,7 @@ from ..modeling import TaskModel, load_encoder
 
 def cell_names(params: dict, arm: str) -> list[str]:
     """Names of the encoders of one arm (directory names under models/target/<arm>), from params alone."""
-    labels = ["none"] if arm in tasks.CONTROLS else config.size_labels(params)
-    return [f"{label}-s{seed}" for label in labels for seed in params["study"]["seeds"]]
+    return names(None if arm in tasks.CONTROLS else config.size_labels(params), params["study"]["seeds"])
 
 
 def training_record(root, info: dict) -> dict:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     dvclock.check_stage_inputs(root, f"evaluate@{arm}")
     tok = tokenizer(root)
     all_targets = params["study"]["target_tasks"]
-    targets = [t for t in all_targets if tasks.get(t).format != "retrieval"]
+    targets = tasks.trained_targets(all_targets)
     retrieval = [t for t in all_targets if tasks.get(t).format == "retrieval"]  # the encoder itself, no training
     # evaluate.tatoeba_encoder: squad embeds retrieval targets with the encoder of the SQuAD-trained target model
     squad = config.squad_target(params) if retrieval and params["evaluate"]["tatoeba_encoder"] == "squad" else None
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                 res = [{**r, **training_record(root, info)} for r in res]
                 record(cell, target, info, res, pr, target_run_id=info["mlflow_run_id"], params_extra={},
                        tags_extra={"target_run_id": info["mlflow_run_id"]})
-                zs = [r["score"] for r in res if r["language"] != "en" and r["subset"] == "clean"]
+                zs = [r["score"] for r in res if r["language"] != tasks.TRAINING_LANGUAGE and r["subset"] == "clean"]
                 clean = sum(zs) / max(1, len(zs))
                 print(f"evaluate: {arm} {cell} {target}: zero-shot clean {clean:.1f}")
             if retrieval:  # no target training: the model's encoder itself (or its SQuAD-trained one, below)

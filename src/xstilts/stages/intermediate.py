@@ -14,6 +14,7 @@ import json
 import time
 
 from .. import checkpoint, config, distributed, dvclock, tracking
+from ..cells import cell_name
 from ..common import (
     control_encoder_dir,
     intermediate_dir,
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     with tracking.stage_run(root, "intermediate", f"intermediate-{task}", tags={"intermediate_task": task}) as parent:
         for label, seed, train in cells:
-            cell = f"{label}-s{seed}"
+            cell = cell_name(label, seed)
             run_params = {"intermediate_task": task, "train_size": len(train.df), "size_label": label, "seed": seed,
                           "learning_rate": lr, **hyper(params, task)}
             out = train_cell(root, "intermediate", f"{task}-{cell}", encoder_dir=control_encoder_dir(root, "baseline"),

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     root = repo_root()
     dvclock.check_stage_inputs(root, f"target@{arm}")
     tok = tokenizer(root)
-    targets = [t for t in params["study"]["target_tasks"] if tasks.get(t).format != "retrieval"]
+    targets = tasks.trained_targets(params["study"]["target_tasks"])
     data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
                 load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
     recipe = params["target"]["xcopa_recipe"] if "xcopa" in targets else None

@@ -117,7 +117,7 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
 
 def tuned_tasks(params: dict) -> list[str]:
     st = params["study"]
-    return st["intermediate_tasks"] + [t for t in st["target_tasks"] if tasks.get(t).format != "retrieval"]
+    return st["intermediate_tasks"] + tasks.trained_targets(st["target_tasks"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -410,4 +410,3 @@ SPECS = {
     ]
 }
 
-LOCAL = {"ccg": load_ccgbank}  # not on the hub (CCGbank, LDC licence): loaded from a user-supplied directory
