@@ -90,7 +90,7 @@ def _params(recipe: str, encoder: str) -> dict:
     base = yaml.safe_load((REPO / "params.yaml").read_text())
     return deep_merge(base, {
         "study": {"languages": ["en", "ea"], "intermediate_tasks": ["socialiqa"], "arms": ["baseline", "socialiqa"],
-                  "target_tasks": ["xquad", "xcopa", "tatoeba"]},
+                  "target_tasks": ["xquad", "xcopa", "tatoeba"], "seeds": [1]},
         "prepare": {"train_size": {"socialiqa": 200}, "target_train_size": {"xquad": 48, "xcopa": 24},
                     "dev_size": 16, "test_size": 16,
                     "pretrain_sentences": 150},
