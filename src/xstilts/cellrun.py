@@ -108,7 +108,8 @@ def train_cell(root: Path, stage: str, run_name: str, *, encoder_dir: Path, trai
     for k in range(restarts + 1):
         s = attempt_seed(seed, k)
         suffix = f"-restart{k}" if k else ""
-        ckpt = None if checkpoint is None else (checkpoint if k == 0 else checkpoint.with_name(checkpoint.name + suffix))
+        ckpt = None if checkpoint is None else (checkpoint if k == 0
+                                                else checkpoint.with_name(checkpoint.name + suffix))
         with tracking.child_run(root, stage, run_name + suffix, params={**run_params, "seed": s, "base_seed": seed,
                                                                        "attempt": k}, tags=tags) as run:
             run.dataset(train.df, dataset_name, train.path, train.md5, "training")
@@ -121,8 +122,9 @@ def train_cell(root: Path, stage: str, run_name: str, *, encoder_dir: Path, trai
                 run.tags({"attempt": k, "outcome": _outcome(attempt)})
                 attempts.append(attempt)
                 if distributed.is_main():
-                    print(f"{label}{suffix}: diverged ({exc})" + (f"; restart {k + 1}/{restarts} from seed "
-                                                                  f"{attempt_seed(seed, k + 1)}" if k < restarts else ""))
+                    print(f"{label}{suffix}: diverged ({exc})"
+                          + (f"; restart {k + 1}/{restarts} from seed {attempt_seed(seed, k + 1)}"
+                             if k < restarts else ""))
                 continue
             run.params(result.runtime)
             if result.resumed:

@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
             if problems:
-                print("report provenance does NOT match the project (dvc.lock, input files, params.yaml):", *problems, sep="\n  ", file=sys.stderr)
+                print("report provenance does NOT match the project (dvc.lock, input files, params.yaml):", *problems,
+                      sep="\n  ", file=sys.stderr)
                 return 1
             print("report provenance matches dvc.lock, the report's input files and params.yaml")
     except config.ConfigError as exc:

@@ -66,7 +66,8 @@ def _type_name(t: Any) -> str:
     return "mapping" if t is dict else t.__name__
 
 
-OPTIONAL = {"": ("hub",), "hub": ("data_dir", "ccg_path", "target_languages")}  # beyond the schema (checked on their own)
+# beyond the schema (checked on their own)
+OPTIONAL = {"": ("hub",), "hub": ("data_dir", "ccg_path", "target_languages")}
 
 
 def _unknown(node: dict, allowed, key: str) -> None:
@@ -90,7 +91,8 @@ def _walk(node: Any, schema: Any, key: str) -> None:
         for k, sub in schema.items():
             full = f"{key}.{k}" if key else k
             if k not in node:
-                raise ConfigError(f"params.yaml: missing key `{full}` (expected {_type_name(sub) if not isinstance(sub, dict) else 'a mapping'})")
+                raise ConfigError(f"params.yaml: missing key `{full}` "
+                                  f"(expected {_type_name(sub) if not isinstance(sub, dict) else 'a mapping'})")
             _walk(node[k], sub, full)
         return
     ok = isinstance(node, schema) and not (isinstance(node, bool) and schema in (int, _NUM))
@@ -132,7 +134,8 @@ def _ranges(p: dict) -> None:
 
 def _choice(value: Any, allowed: tuple[str, ...] | list[str], key: str) -> None:
     if value not in allowed:
-        raise ConfigError(f"params.yaml: `{key}` = {value!r} is not allowed; allowed values: {', '.join(map(str, allowed))}")
+        raise ConfigError(f"params.yaml: `{key}` = {value!r} is not allowed; "
+                          f"allowed values: {', '.join(map(str, allowed))}")
 
 
 def _nonempty_unique(values: list, key: str) -> None:
@@ -213,7 +216,8 @@ def validate(p: dict) -> dict:
     numbers = sizes[:-1]
     for i, s in enumerate(numbers):
         if not isinstance(s, int) or isinstance(s, bool) or s <= 0:
-            raise ConfigError(f"params.yaml: `subsample.sizes[{i}]` must be a positive int (or the final 'full'), got {s!r}")
+            raise ConfigError(f"params.yaml: `subsample.sizes[{i}]` must be a positive int (or the final 'full'), "
+                              f"got {s!r}")
     if numbers != sorted(numbers):
         raise ConfigError(f"params.yaml: `subsample.sizes` must be increasing, got {sizes}")
     for task in st["intermediate_tasks"]:
@@ -221,7 +225,8 @@ def validate(p: dict) -> dict:
         if numbers and numbers[-1] >= natural:
             raise ConfigError(
                 f"params.yaml: `subsample.sizes` contains {numbers[-1]}, which is not smaller than the natural size "
-                f"of {task} (`prepare.train_size.{task}` = {natural}); every controlled size must be below every task's full size")
+                f"of {task} (`prepare.train_size.{task}` = {natural}); "
+                f"every controlled size must be below every task's full size")
 
     for task, advs in p["adversaries"]["subsets"].items():
         _choice(task, T.TARGETS, f"adversaries.subsets.{task}")
@@ -229,8 +234,9 @@ def validate(p: dict) -> dict:
         for i, name in enumerate(advs):
             _choice(name, sorted(ADV), f"adversaries.subsets.{task}[{i}]")
             if fmt not in ADV[name].formats:
-                raise ConfigError(f"params.yaml: adversary {name!r} (`adversaries.subsets.{task}[{i}]`) does not apply to "
-                                  f"format {fmt!r} of {task}; it applies to: {', '.join(ADV[name].formats)}")
+                raise ConfigError(f"params.yaml: adversary {name!r} (`adversaries.subsets.{task}[{i}]`) "
+                                  f"does not apply to format {fmt!r} of {task}; "
+                                  f"it applies to: {', '.join(ADV[name].formats)}")
     for task in st["target_tasks"]:
         if len(p["adversaries"]["subsets"].get(task, [])) < 1:
             raise ConfigError(f"params.yaml: `adversaries.subsets.{task}` must list at least one adversary")
@@ -242,7 +248,8 @@ def validate(p: dict) -> dict:
                           f"to {depth if depth is not None else 'the encoder depth'} (`pretrain.num_layers`)")
     adv = p["adversaries"]
     for key, value in (("char_noise_rate", adv["char_noise_rate"]), ("overlap_min", adv["overlap_min"]),
-                       ("code_switch.rate", adv["code_switch"]["rate"]), ("aflite.max_score", adv["aflite"]["max_score"]),
+                       ("code_switch.rate", adv["code_switch"]["rate"]),
+                       ("aflite.max_score", adv["aflite"]["max_score"]),
                        ("aflite.max_share", adv["aflite"]["max_share"])):
         if not 0 < value <= 1:
             raise ConfigError(f"params.yaml: `adversaries.{key}` must be in (0, 1], got {value}")
@@ -273,14 +280,16 @@ def validate(p: dict) -> dict:
         raise ConfigError("params.yaml: `pretrain.hidden_size` must be divisible by `pretrain.num_heads`")
     tu = p["tune"]
     if not (0 < tu["lr_low"] < tu["lr_high"]):
-        raise ConfigError(f"params.yaml: `tune.lr_low` ({tu['lr_low']}) must be positive and below `tune.lr_high` ({tu['lr_high']})")
+        raise ConfigError(f"params.yaml: `tune.lr_low` ({tu['lr_low']}) must be positive and below "
+                          f"`tune.lr_high` ({tu['lr_high']})")
     _choice(tu["pruner"], PRUNERS, "tune.pruner")
     scheme = tu["storage"].split(":", 1)[0].split("+", 1)[0]
     if not (tu["storage"] in ("journal", "memory") or scheme in ("journal", "postgresql", "mysql", "sqlite")):
         raise ConfigError(f"params.yaml: `tune.storage` = {tu['storage']!r}: expected 'journal', 'journal:<path>', "
                           f"'memory' or an RDB URL (postgresql://..., mysql://..., sqlite:///...)")
     if tu["shared"] and tu["storage"] == "memory":
-        raise ConfigError("params.yaml: `tune.shared` is true, which needs a storage other workers can reach, not 'memory'")
+        raise ConfigError("params.yaml: `tune.shared` is true, which needs a storage other workers can reach, "
+                          "not 'memory'")
     if tu["n_trials"] < 1:
         raise ConfigError("params.yaml: `tune.n_trials` must be >= 1")
     for key in ("epochs", "batch_size", "grad_accum", "doc_stride"):
@@ -305,10 +314,11 @@ def validate(p: dict) -> dict:
         raise ConfigError("params.yaml: `finetune.warmup` must be in [0, 1)")
     ft = p["finetune"]
     if not 0 <= ft["degenerate_margin"] < 100:
-        raise ConfigError(f"params.yaml: `finetune.degenerate_margin` must be in [0, 100) points, got {ft['degenerate_margin']}")
+        raise ConfigError(f"params.yaml: `finetune.degenerate_margin` must be in [0, 100) points, "
+                          f"got {ft['degenerate_margin']}")
     if not 0 < ft["degenerate_collapse"] <= 1:
-        raise ConfigError(f"params.yaml: `finetune.degenerate_collapse` must be in (0, 1] (0 = a uniform, 1 = a constant "
-                          f"prediction distribution), got {ft['degenerate_collapse']}")
+        raise ConfigError(f"params.yaml: `finetune.degenerate_collapse` must be in (0, 1] "
+                          f"(0 = a uniform, 1 = a constant prediction distribution), got {ft['degenerate_collapse']}")
     if not 0 <= ft["restarts"] <= 10:
         raise ConfigError(f"params.yaml: `finetune.restarts` must be in 0..10, got {ft['restarts']}")
     af = p["adversaries"]["aflite"]
@@ -334,7 +344,8 @@ def _validate_hub(p: dict, adversaries: dict) -> None:
     from .data.hub.prepare import TARGET_SOURCES
 
     if "hub" not in p:
-        raise ConfigError("params.yaml: `study.source` is 'hub' but the `hub` section is missing (see profiles/paper.yaml)")
+        raise ConfigError("params.yaml: `study.source` is 'hub' but the `hub` section is missing "
+                          "(see profiles/paper.yaml)")
     hp = p["hub"]
     _walk(hp, HUB_SCHEMA, "hub")
     _choice(hp["benchmark"], sorted(VERSIONS), "hub.benchmark")

@@ -59,7 +59,8 @@ def load_measured(root: Path) -> tuple[Assumptions | None, str]:
     otherwise. A file that exists but is not a valid measurement raises ValueError naming it."""
     path = Path(root) / MEASURED
     if not path.exists():
-        return None, f"no {MEASURED} (no GPU measurement recorded yet: run benchmarks/gpu.py on a GPU, see docs/performance.md)"
+        return None, (f"no {MEASURED} (no GPU measurement recorded yet: run benchmarks/gpu.py on a GPU, "
+                      f"see docs/performance.md)")
     try:
         data = json.loads(path.read_text())
         results = data["results"]

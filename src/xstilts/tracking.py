@@ -176,7 +176,8 @@ def child_run(root: Path, stage: str, run_name: str, params: dict | None = None,
         return
     mlflow = _client(str(root))
     parent = mlflow.active_run()
-    kwargs = {"experiment_id": parent.info.experiment_id} if parent else {"experiment_id": _ensure_experiment(mlflow, root, stage)}
+    kwargs = ({"experiment_id": parent.info.experiment_id} if parent
+              else {"experiment_id": _ensure_experiment(mlflow, root, stage)})
     with mlflow.start_run(run_name=run_name, nested=parent is not None, **kwargs) as run:
         handle = Run(mlflow, run)
         handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),

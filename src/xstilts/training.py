@@ -218,8 +218,8 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     fused = dev.type == "cuda"
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=lr, fused=fused)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=lr, fused=fused)
     warm = max(1, int(warmup * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
@@ -373,7 +373,8 @@ def mlm_pretrain(model, texts_ids: list[np.ndarray], *, steps: int, batch_size: 
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, fused=dev.type == "cuda")
     warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     losses = []
     meter = Progress(steps, "mlm")
     for step in range(steps):
@@ -391,7 +392,8 @@ def mlm_pretrain(model, texts_ids: list[np.ndarray], *, steps: int, batch_size: 
         inputs[masked & (r < 0.8)] = mask_id
         rand_tok = masked & (r >= 0.8) & (r < 0.9)
         inputs[rand_tok] = torch.randint(special_max + 1, vocab_size, ids.shape, generator=gen)[rand_tok]
-        batch = {"input_ids": inputs.to(dev), "attention_mask": (ids != pad_id).long().to(dev), "labels": labels.to(dev)}
+        batch = {"input_ids": inputs.to(dev), "attention_mask": (ids != pad_id).long().to(dev),
+                 "labels": labels.to(dev)}
         with _autocast(dev):
             loss = model(**batch).loss
         opt.zero_grad(set_to_none=True)

@@ -6,9 +6,9 @@ scales out on Optuna's own storages.
   learning rate in each of that many equal log-width strata, the strata in a seeded order, a seeded position
   inside each: a one-dimensional Latin hypercube; trial i of the study takes the design's i-th value), so that a
   few trials still cover the range; TPE's own start-up phase is that many random proposals, which with 4 trials
-  never ends and covers the range only by chance. Trials beyond TPE_STARTUP come from TPE, re-seeded for every trial from
-  (study seed, the trial's index in the study), so a study that is interrupted and resumed proposes exactly the
-  learning rates an uninterrupted one does.
+  never ends and covers the range only by chance. Trials beyond TPE_STARTUP come from TPE, re-seeded for every
+  trial from (study seed, the trial's index in the study), so a study that is interrupted and resumed proposes
+  exactly the learning rates an uninterrupted one does.
 - Pruning on the per-epoch dev score: median or successive halving (`tune.pruner`); a trial's last evaluation
   is never pruned (it is complete: its training is paid for).
 - Storage (`tune.storage`, or $XSTILTS_OPTUNA_STORAGE): "journal" (default: `<root>/.optuna/journal.log`, an

@@ -1,10 +1,10 @@
 """Model-based hard subset (AFLite-style, Le Bras et al. 2020): the clean examples that a held-out reference
 model gets wrong (per-example score below `aflite.max_score`, on a 0-1 scale; at most the `aflite.max_share`
 lowest-scoring examples, so that controls remain when a weak reference model fails nearly everything), each
-paired with a label-matched control among the examples it did not select. The reference model is none of the study's models: the `aflite`
-stage fine-tunes it on the English training data of the target task from the pretrained encoder with its own
-seed (`adversaries.aflite.seed`), records its MLflow run id, and passes its per-example scores here as
-`options["reference_scores"]` (one per clean row, from `hardness`)."""
+paired with a label-matched control among the examples it did not select. The reference model is none of the
+study's models: the `aflite` stage fine-tunes it on the English training data of the target task from the
+pretrained encoder with its own seed (`adversaries.aflite.seed`), records its MLflow run id, and passes its
+per-example scores here as `options["reference_scores"]` (one per clean row, from `hardness`)."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ least one) of the translatable words of an example are replaced by their transla
 Unlike PolyGloss, the words and languages are drawn at random, not searched to maximise the model's loss, so the
 subset does not depend on any model. Gold labels are kept (a word-for-word translation keeps the meaning up to
 dictionary ambiguity). In unspaced scripts (Chinese, Japanese, Thai, ...) the words inside a token are found by
-greedy longest match against the dictionary. For span QA only the question is switched so answer offsets stay valid; for tagging the
-substitution is token for token (multi-word translations are skipped) so tags stay aligned; for retrieval only
-the non-English queries are switched."""
+greedy longest match against the dictionary. For span QA only the question is switched so answer offsets stay
+valid; for tagging the substitution is token for token (multi-word translations are skipped) so tags stay
+aligned; for retrieval only the non-English queries are switched."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ import pandas as pd
 from . import meta_of, register
 
 
-@register("entity_swap", ("tagging",), "replaces entities with held-out ones of the same type (meta.entities)", needs_hints=True)
+@register("entity_swap", ("tagging",), "replaces entities with held-out ones of the same type (meta.entities)",
+          needs_hints=True)
 def entity_swap(df: pd.DataFrame, labels, rng, options) -> pd.DataFrame:
     rows = []
     for row in df.itertuples(index=False):

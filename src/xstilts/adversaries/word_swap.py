@@ -8,8 +8,9 @@ paraphrase -> different.
   swapped, which changes the meaning by construction.
 * On real data (no hints) two distinct words of the hypothesis that both also occur in the premise are swapped
   (punctuation stays in place; function words, i.e. units in more than 10% of the file's texts, never move; in
-  unspaced scripts the "words" are the longest pieces shared with the premise); the new label is then an assumption, as in PAWS before its human ratings: a swap
-  of two different content words of one sentence rarely keeps its meaning, but it can."""
+  unspaced scripts the "words" are the longest pieces shared with the premise); the new label is then an
+  assumption, as in PAWS before its human ratings: a swap of two different content words of one sentence rarely
+  keeps its meaning, but it can."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ def effective_robustness(clean: npt.ArrayLike, adversarial: npt.ArrayLike) -> tu
     (points) across models; NaN residuals where either score is missing, or every residual when fewer than 3
     models have both."""
     c, a = logit(clean), logit(adversarial)
-    ok = np.isfinite(c) & np.isfinite(a) & np.isfinite(np.asarray(clean, float)) & np.isfinite(np.asarray(adversarial, float))
+    ok = (np.isfinite(c) & np.isfinite(a) & np.isfinite(np.asarray(clean, float))
+          & np.isfinite(np.asarray(adversarial, float)))
     out = np.full(c.shape, np.nan)
     if ok.sum() < stats.MIN_N or stats.is_constant(c[ok]):
         return out, {"intercept": float("nan"), "slope": float("nan"), "n": int(ok.sum())}

@@ -11,7 +11,8 @@
 
 Layout: data/prepared/<role>/<task>/ (role: intermediate | targets): task.json, train.parquet and dev.parquet
 (English), test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet (target tasks); data/prepared/pretrain/;
-data/prepared/dictionaries/ (generated MUSE dictionaries); model-based subsets in data/<adversary>/<task>/<lang>.parquet.
+data/prepared/dictionaries/ (generated MUSE dictionaries); model-based subsets in
+data/<adversary>/<task>/<lang>.parquet.
 """
 
 from __future__ import annotations

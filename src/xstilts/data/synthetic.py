@@ -286,10 +286,12 @@ def ccg(rng: Gen) -> dict:
                 past = _pick(rng, W.SOCIAL_VERBS)[0]
             else:
                 n = rng.random() < 0.2
-                obj = [(_pick(rng, W.NUMBERS), "N/N[num]"), (_pick(rng, W.OBJECTS) + "s", "N")] if n else object_np(rng)[0]
+                obj = ([(_pick(rng, W.NUMBERS), "N/N[num]"), (_pick(rng, W.OBJECTS) + "s", "N")] if n
+                       else object_np(rng)[0])
                 past = _pick(rng, W.OBJ_VERBS)[0]
             if rng.random() < 0.2:
-                v = [("did", "(S\\NP)/(S\\NP)"), ("not", "(S\\NP)\\(S\\NP)"), (_pick(rng, W.OBJ_VERBS)[1], "(S\\NP)/NP")]
+                v = [("did", "(S\\NP)/(S\\NP)"), ("not", "(S\\NP)\\(S\\NP)"),
+                     (_pick(rng, W.OBJ_VERBS)[1], "(S\\NP)/NP")]
             else:
                 v = [(past, "(S\\NP)/NP")]
             out = [("S", subj), ("V", v), ("O", obj)]

@@ -19,7 +19,8 @@ class Pair:
     def encode(self, df, tok, max_length, train):
         tok.enable_truncation(max_length=max_length)
         encs = tok.encode_batch(list(zip(df["text_a"], df["text_b"])))
-        return [Feature(np.asarray(e.ids, dtype=np.int64), i, int(y)) for i, (e, y) in enumerate(zip(encs, df["label"]))]
+        return [Feature(np.asarray(e.ids, dtype=np.int64), i, int(y))
+                for i, (e, y) in enumerate(zip(encs, df["label"]))]
 
     def collate(self, feats):
         ids = pad([f.ids for f in feats], PAD)

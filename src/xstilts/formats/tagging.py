@@ -99,7 +99,8 @@ class Tagging:
         windows = np.bincount([f.example for f in feats]) if feats else np.zeros(0, dtype=np.int64)
         return {"n_inputs": len(feats), "n_split": int((windows > 1).sum()),
                 "n_truncated": len({f.example for f in feats if f.extra[3] > 0}),
-                "n_unk_words": int(sum(f.extra[2] for f in feats)), "n_truncated_words": int(sum(f.extra[3] for f in feats))}
+                "n_unk_words": int(sum(f.extra[2] for f in feats)),
+                "n_truncated_words": int(sum(f.extra[3] for f in feats))}
 
     def collate(self, feats):
         ids = pad([f.ids for f in feats], PAD)

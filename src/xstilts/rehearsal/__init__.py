@@ -1,1 +1,2 @@
-"""Local stand-ins for hub artefacts (tokenizers, mirrors) that let the paper profile's code paths be rehearsed offline."""
+"""Local stand-ins for hub artefacts (tokenizers, mirrors) that let the paper profile's code paths be rehearsed
+offline."""

@@ -210,7 +210,8 @@ def build_datasets(root: Path, seed: int = 0, n_train: int = 48, n_dev: int = 24
         texts += q1 + q2
         _write({"question1": q1, "question2": q2, "label": lab, "idx": list(range(n))},
                {"question1": V("string"), "question2": V("string"),
-                "label": CL(names=["not_duplicate", "duplicate"]), "idx": V("int32")}, root / "qqp" / f"{split}.parquet")
+                "label": CL(names=["not_duplicate", "duplicate"]), "idx": V("int32")},
+               root / "qqp" / f"{split}.parquet")
     squad_f = {"id": V("string"), "title": V("string"), "context": V("string"), "question": V("string"),
                "answers": S({"text": V("string"), "answer_start": V("int32")})}
     for split, n in (("train", n_train), ("validation", n_dev)):
@@ -241,7 +242,8 @@ def build_datasets(root: Path, seed: int = 0, n_train: int = 48, n_dev: int = 24
                 "ctx_a": V("string"), "ctx_b": V("string"), "ctx": V("string"), "endings": S(V("string")),
                 "split": V("string"), "label": V("string")}, root / "hellaswag" / f"{split}.parquet")
         items = mc_items(n, 4)
-        _write({"id": [f"c{i}" for i in range(n)], "context": [c for c, *_ in items], "question": [q for _, q, *_ in items],
+        _write({"id": [f"c{i}" for i in range(n)], "context": [c for c, *_ in items],
+                "question": [q for _, q, *_ in items],
                 **{f"answer{j}": [ch[j] for _, _, ch, _ in items] for j in range(4)},
                 "label": [a for *_, a in items]},
                {"id": V("string"), "context": V("string"), "question": V("string"),
@@ -392,8 +394,8 @@ def build_model(hf_home: Path, texts: list[str], revision: str, seed: int = 0) -
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     tok = build_xlmr_like_tokenizer(texts, snap)
-    cfg = XLMRobertaConfig(vocab_size=tok.get_vocab_size(), max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
-                           bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, **TINY)
+    cfg = XLMRobertaConfig(vocab_size=tok.get_vocab_size(), max_position_embeddings=514, type_vocab_size=1,
+                           pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, **TINY)
     torch.manual_seed(seed)
     XLMRobertaForMaskedLM(cfg).save_pretrained(str(snap), safe_serialization=True)
     return snap

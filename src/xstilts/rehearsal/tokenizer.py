@@ -74,7 +74,9 @@ def pipeline(vocab: list[tuple[str, float]], *, leading_space_offsets: bool = Fa
     return tok
 
 
-def train_vocab(texts: Iterable[str], vocab_size: int, *, leading_space_offsets: bool = False) -> list[tuple[str, float]]:
+def train_vocab(
+    texts: Iterable[str], vocab_size: int, *, leading_space_offsets: bool = False
+) -> list[tuple[str, float]]:
     """A Unigram vocabulary trained on `texts` with `tokenizers.trainers.UnigramTrainer` under the same
     normaliser and pre-tokeniser as `pipeline`: `SPECIALS` first, the learned pieces, `<mask>` last."""
     from tokenizers import Tokenizer, trainers

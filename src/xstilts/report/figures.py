@@ -85,7 +85,8 @@ def degradation_figure(means: pd.DataFrame, measure: str = "absolute") -> Figure
         fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="intermediate task",
                    title_fontsize=8, frameon=False)
     fig.suptitle("Zero-shot degradation (clean − adversarial, mean over non-English languages) vs English "
-                 "intermediate-task training-set size\nbars: 95% measurement-noise interval (seeds and test examples resampled); "
+                 "intermediate-task training-set size\nbars: 95% measurement-noise interval "
+                 "(seeds and test examples resampled); "
                  "lines: per-task least-squares fit in log2(size)", fontsize=10)
     return fig
 

@@ -273,7 +273,8 @@ def correlation_markdown(corr: Mapping[str, Any], rp: Mapping[str, Any]) -> str:
                     res["reason"] or "",
                 ])
     header = ["key", "degradation", "analysis", "n", "Pearson r [95% CI]", "p", f"p ({CORRECTION_NAMES[method]})",
-              "Spearman ρ [95% CI]", "p", "Kendall τ [95% CI]", "p", "slope per doubling [measurement-noise 95% CI]", "note"]
+              "Spearman ρ [95% CI]", "p", "Kendall τ [95% CI]", "p", "slope per doubling [measurement-noise 95% CI]",
+              "note"]
     intro = (
         "CIs: measurement-noise bootstrap (seeds and test examples resampled, models fixed; see Methods); p: "
         "permutation tests; the adjusted p corrects over the "
@@ -417,7 +418,8 @@ def _fit_line(row: Mapping[str, Any], alpha: float) -> list[str]:
 
 def sensitivity_markdown(sens: Mapping[str, Any], alpha: float) -> str:
     """The primary slope refitted: every model, no model-selected subsets, leave-one-out, influence."""
-    head = ["fit", "n", "slope (points per doubling)", "95% CI (model-based)", "p", "same sign", "significant, same sign"]
+    head = ["fit", "n", "slope (points per doubling)", "95% CI (model-based)", "p", "same sign",
+            "significant, same sign"]
     body = [_fit_line(sens["primary"], alpha), *[_fit_line(r, alpha) for r in sens["variants"]]]
     for key, name in (("leave_one_model_out", "leave one (task, size) cell out"),
                       ("leave_one_task_out", "leave one task out")):

@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     with atomic_path(tokenizer_dir(root)) as tok_out, atomic_path(arm_dir(root, "baseline")) as base_out, \
             atomic_path(arm_dir(root, "random")) as rand_out, \
-            tracking.stage_run(root, "pretrain", "pretrain", params={"pretrain": p, "languages": params["languages"]}) as run:
+            tracking.stage_run(root, "pretrain", "pretrain",
+                               params={"pretrain": p, "languages": params["languages"]}) as run:
         tok = train_tokenizer(sorted(set(lexicon.form)) + corpus.text.tolist(), tok_out, p["max_length"])
         vocab = tok.get_vocab()
         encoder, cfg, losses, align = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, p["seed"])

@@ -51,7 +51,8 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
     info = tasks.get(task)
     train = load_dataset(task, schema.task_dir(root, task) / "train.parquet")
     dev = load_dataset(task, schema.task_dir(root, task) / "dev.parquet")
-    train = replace(train, df=subsample(train.df, info.format, min(tu["train_examples"], len(train.df)), tu["seed"], task))
+    train = replace(train, df=subsample(train.df, info.format, min(tu["train_examples"], len(train.df)), tu["seed"],
+                                        task))
     encoder = control_encoder_dir(root, "baseline")
     name = tuning.study_name(task, study_definition(root, params, task, train.md5, dev.md5))
     url = _redact(tuning.storage_url(tu.get("storage")))

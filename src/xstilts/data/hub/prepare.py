@@ -14,8 +14,9 @@ Params (`hub` section, see profiles/paper.yaml):
     ccg_path         null | path                CCGbank in load_ccgbank's format (licensed, never downloaded)
     model            {id, revision}             the encoder the pretrain stage pins (written for it here)
 
-Target training data follow XTREME (TARGET_SOURCES); evaluation languages come from the benchmark's table, restricted to the languages the hub
-dataset has (the ones left out are listed in the prepare metrics). Splits without gold labels are refused.
+Target training data follow XTREME (TARGET_SOURCES); evaluation languages come from the benchmark's table,
+restricted to the languages the hub dataset has (the ones left out are listed in the prepare metrics). Splits
+without gold labels are refused.
 """
 
 from __future__ import annotations
