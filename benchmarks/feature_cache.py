@@ -45,7 +45,8 @@ def main() -> None:
         tok = load_tokenizer(tok_dir)
         cache = tmp / "cache"
         print(f"{a.examples} English training examples per format, max_length {MAX_LENGTH}, best of {a.repeats}")
-        print(f"{'format':<8} {'tokenise (s)':>13} {'miss (s)':>9} {'hit (s)':>8} {'tokenise / hit':>15} {'entry MB':>9}")
+        print(f"{'format':<8} {'tokenise (s)':>13} {'miss (s)':>9} {'hit (s)':>8} "
+              f"{'tokenise / hit':>15} {'entry MB':>9}")
         for fmt, task in TASKS.items():
             df = pd.DataFrame(synthetic.to_rows(task, synthetic.generate(task, a.examples, 1, "train"),
                                                 lex.languages["en"], lex, "train"))

@@ -109,7 +109,8 @@ def main() -> None:
     print(f"{'stage group':<14}{'seconds':>9}")
     for name, sec in stages.items():
         print(f"{name:<14}{sec:>9.1f}")
-    print(f"{'total':<14}{total:>9.1f}   ratio to budget {BUDGET[args.profile]:.0f} s: {total / BUDGET[args.profile]:.2f}")
+    print(f"{'total':<14}{total:>9.1f}   ratio to budget {BUDGET[args.profile]:.0f} s: "
+          f"{total / BUDGET[args.profile]:.2f}")
     print(f"no-op dvc repro {noop:.2f} s   ratio to `dvc version` ({ref:.2f} s): {noop / ref:.2f}")
     print(f"reproduced from scratch: {len(same)} metrics files and dvc.lock outputs byte-/md5-identical to the "
           f"committed ones, {len(differ)} different{': ' + ', '.join(differ) if differ else ''}")

@@ -78,8 +78,8 @@ def main(out: Path) -> None:
 
         m, res = train(tok, i, on_epoch)
         save_file({k: v.contiguous() for k, v in m.state_dict().items()}, str(out / f"c{i}-rank{rank}.safetensors"))
-        report["runs"].append({"losses": res.losses, "grad_norms": res.grad_norms, "evals": res.evals, "on_epoch_calls": calls,
-                               "world_size": res.runtime["runtime.world_size"]})
+        report["runs"].append({"losses": res.losses, "grad_norms": res.grad_norms, "evals": res.evals,
+                               "on_epoch_calls": calls, "world_size": res.runtime["runtime.world_size"]})
     (out / f"rank{rank}.json").write_text(json.dumps(report))
     distributed.finish()
 

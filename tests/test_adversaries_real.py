@@ -303,7 +303,8 @@ def test_prepare_is_deterministic_and_skips_model_subsets(prepared, tmp_path):
     again = prepare_hub(copy.deepcopy(p), tmp_path / "again", progress=lambda s: None)
     assert again == summary
     files = sorted(f.relative_to(out) for f in (out / "targets").rglob("*.parquet"))
-    assert files == sorted(f.relative_to(tmp_path / "again") for f in (tmp_path / "again" / "targets").rglob("*.parquet"))
+    assert files == sorted(f.relative_to(tmp_path / "again")
+                           for f in (tmp_path / "again" / "targets").rglob("*.parquet"))
     for f in files:
         assert md5_file(out / f) == md5_file(tmp_path / "again" / f), f
     assert not (out / "targets" / "xnli" / "adversarial" / "aflite").exists()  # built by the aflite stage

@@ -120,7 +120,8 @@ def _mini_repo(root: Path) -> None:
     vocab = modeling.load_tokenizer(root / "models" / "tokenizer").get_vocab_size()
     training.seed_everything(0)
     tiny = {**W.TINY, "max_length": 96}
-    modeling.new_encoder(modeling.encoder_config(vocab, tiny)).save_pretrained(str(root / "models" / "arms" / "baseline"))
+    modeling.new_encoder(modeling.encoder_config(vocab, tiny)).save_pretrained(
+        str(root / "models" / "arms" / "baseline"))
     (root / "tuned" / "intermediate").mkdir(parents=True)
     (root / "tuned" / "intermediate" / "mnli.json").write_text(json.dumps({"learning_rate": 0.003}))
 

@@ -44,8 +44,8 @@ def test_the_closure_follows_lazy_and_relative_imports(tmp_path):
     got = {f.relative_to(tmp_path / "src").as_posix() for f in import_closure(tmp_path / "src", "p.stages.s", "p")}
     assert got == {"p/__init__.py", "p/stages/__init__.py", "p/stages/s.py", "p/a.py", "p/b.py", "p/sub/__init__.py",
                    "p/sub/c.py"}
-    assert stage_code_deps(tmp_path, "s", "p") == ["src/p/__init__.py", "src/p/a.py", "src/p/b.py", "src/p/stages/__init__.py",
-                                                   "src/p/stages/s.py", "src/p/sub"]
+    assert stage_code_deps(tmp_path, "s", "p") == ["src/p/__init__.py", "src/p/a.py", "src/p/b.py",
+                                                   "src/p/stages/__init__.py", "src/p/stages/s.py", "src/p/sub"]
 
 
 def test_params_audit_records_what_is_read(tmp_path, monkeypatch):

@@ -156,7 +156,8 @@ def test_a_stage_run_by_hand_fails_before_any_work(tmp_path):
     assert proc.returncode != 0
     # one line, no traceback (xstilts.stagerun); the traceback is in .logs/target@baseline.log
     assert proc.stderr.startswith("target@baseline: error: input data differs from"), proc.stderr
-    assert "Traceback" not in proc.stderr and "LockMismatchError" in (root / ".logs" / "target@baseline.log").read_text()
+    assert ("Traceback" not in proc.stderr
+            and "LockMismatchError" in (root / ".logs" / "target@baseline.log").read_text())
     assert "models/arms/baseline: md5" in proc.stderr and "tokenizer" not in proc.stderr
     assert not (root / "mlflow.db").exists()  # nothing was started
     assert json.loads((enc / "config.json").read_text()) == {}

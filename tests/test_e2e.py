@@ -107,7 +107,8 @@ def test_adversaries_and_aflite_stage(smoke_repo):
             assert f"== {target} / {adv} (ea," in out, (target, adv)
     report = json.loads((smoke_repo / "reports" / "correlation.json").read_text())
     kinds = {a["adversary"]: a["kind"] for a in report["adversaries"]}
-    assert kinds["lexical_overlap"] == "selection" and kinds["aflite"] == "model" and kinds["char_noise"] == "perturbation"
+    assert (kinds["lexical_overlap"] == "selection" and kinds["aflite"] == "model"
+            and kinds["char_noise"] == "perturbation")
     assert "all/char_noise" in report["correlations"]  # per-adversary key over the targets that share it
 
 

@@ -77,7 +77,8 @@ def test_rehearsal_tokenizer_has_xlmrs_pipeline(sp_dirs, sp):
     n = len(single.ids) - 2
     assert single.ids[0] == 0 and single.ids[-1] == 2
     assert pair.ids == [0] + single.ids[1:-1] + [2, 2] + single.ids[1:-1] + [2] and len(pair.ids) == 2 * n + 4
-    assert json.loads((sp_dirs["hub"] / "tokenizer_config.json").read_text())["tokenizer_class"] == "XLMRobertaTokenizer"
+    assert (json.loads((sp_dirs["hub"] / "tokenizer_config.json").read_text())["tokenizer_class"]
+            == "XLMRobertaTokenizer")
     lead = json.loads(sp["leading_space"].to_str())
     assert lead["pre_tokenizer"]["type"] == "Metaspace" and lead["normalizer"]["type"] == "Sequence"
 
@@ -334,7 +335,8 @@ def test_mc_long_choice_is_cut_once_the_context_is_shorter(sp):
 def test_exact_match_and_its_mean_with_f1_known_values():
     fmt = formats.get("span")
     ctx = "alice bought the red car in the park ."
-    df = pd.DataFrame({"lang": ["en"] * 3, "context": [ctx] * 3, "answers_text": [["car"], ["red car", "car"], ["park"]]})
+    df = pd.DataFrame({"lang": ["en"] * 3, "context": [ctx] * 3,
+                       "answers_text": [["car"], ["red car", "car"], ["park"]]})
     preds = [(ctx.index("red"), ctx.index("car") + 3), (ctx.index("the red"), ctx.index("car") + 3), (0, 5)]
     f1, _ = fmt.score(df, preds, "squad_f1", ())  # 2/3, 1 ("the" is an article), 0
     em, per = fmt.exact_match(df, preds, "squad_f1")

@@ -156,7 +156,8 @@ def test_pretrain_pins_a_local_model(tmp_path):
     src = tmp_path / "tiny-xlmr"
     tok = train_tokenizer(["a b c d e", "f g h"], src, 32)
     new_encoder(encoder_config(tok.get_vocab_size(), {"hidden_size": 16, "num_layers": 1, "num_heads": 2,
-                                                       "intermediate_size": 32, "max_length": 32})).save_pretrained(str(src))
+                                                       "intermediate_size": 32, "max_length": 32})
+                ).save_pretrained(str(src))
     outs = [tmp_path / n for n in ("tok", "base", "rand")]
     info = pin_hub_model(str(src), "main", *outs, seed=3)
     assert info["vocab_size"] == tok.get_vocab_size()

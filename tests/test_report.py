@@ -182,7 +182,8 @@ def test_correlations_have_known_answers(built: tuple[dict, Path]) -> None:
     assert within["pearson"] == pytest.approx(1.0) and within["spearman"] == pytest.approx(1.0)
     assert within["kendall"] == pytest.approx(1.0)
     assert within["slope"] == pytest.approx(PER_DOUBLING)
-    assert within["model"]["slope"] == pytest.approx(PER_DOUBLING) and within["model"]["se"] == pytest.approx(0, abs=1e-9)
+    assert (within["model"]["slope"] == pytest.approx(PER_DOUBLING)
+            and within["model"]["se"] == pytest.approx(0, abs=1e-9))
     assert within["model"]["method"] == "OLS with task fixed effects"
     # no predictions: only the seeds are resampled; their +-0.5 noise moves every cell, so the CI has width
     assert report["design"]["examples_resampled"] is False and report["design"]["seeds_per_cell"] == [2, 2]
@@ -346,7 +347,8 @@ def test_the_pipelines_own_outputs_do_not_make_the_commit_dirty(tmp_path: Path) 
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
-    assert {"dvc.lock", "metrics/target/", "runs/tune.json", "reports/metrics.json"} <= set(vcs.pipeline_outputs(tmp_path))
+    assert ({"dvc.lock", "metrics/target/", "runs/tune.json", "reports/metrics.json"}
+            <= set(vcs.pipeline_outputs(tmp_path)))
     for f in files[:4]:
         (tmp_path / f).write_text("rewritten by a stage\n")
     assert vcs.git_commit(tmp_path) == head

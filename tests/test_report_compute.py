@@ -8,8 +8,8 @@ so that the within-task numbers have a closed form: with log2(size) equally spac
 * mnli (200, 2000, 20000): degradation 3, 5, 4 (task mean 4: deviations -1, 1, 0);
 
 so the OLS slope with task fixed effects is sum(dx dy) / sum(dx^2) = 6 log2 10 / (4 log2^2 10) = 1.5 / log2 10
-points per doubling, and the within-task Pearson r is 6 log2 10 / sqrt(4 log2^2 10 * 16) = 0.75. English rows get degradations
-that would change both if they were (wrongly) counted.
+points per doubling, and the within-task Pearson r is 6 log2 10 / sqrt(4 log2^2 10 * 16) = 0.75. English rows
+get degradations that would change both if they were (wrongly) counted.
 """
 
 from __future__ import annotations

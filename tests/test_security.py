@@ -43,11 +43,13 @@ def test_torch_load_only_with_weights_only_and_no_pickle_saves():
     for path in SOURCES:
         for call in _calls(path):
             name = _name(call)
-            if name == "load" and isinstance(call.func, ast.Attribute) and getattr(call.func.value, "id", "") == "torch":
+            if (name == "load" and isinstance(call.func, ast.Attribute)
+                    and getattr(call.func.value, "id", "") == "torch"):
                 kw = {k.arg: k.value for k in call.keywords}
                 assert "weights_only" in kw and getattr(kw["weights_only"], "value", None) is True, \
                     f"{path}:{call.lineno}: torch.load without weights_only=True"
-            if name == "save" and isinstance(call.func, ast.Attribute) and getattr(call.func.value, "id", "") == "torch":
+            if (name == "save" and isinstance(call.func, ast.Attribute)
+                    and getattr(call.func.value, "id", "") == "torch"):
                 pytest.fail(f"{path}:{call.lineno}: torch.save writes a pickle; use safetensors")
             assert name not in ("dump", "dumps") or getattr(getattr(call.func, "value", None), "id", "") != "pickle", \
                 f"{path}:{call.lineno}: pickle"
