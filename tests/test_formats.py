@@ -409,7 +409,7 @@ def test_gradient_accumulation_takes_one_step_per_k_batches(tok):
         model = TaskModel(enc, 3)
         calls = []
         orig = torch.optim.AdamW.step
-        torch.optim.AdamW.step = lambda self, *a, **k: (calls.append(1), orig(self, *a, **k))[1]
+        torch.optim.AdamW.step = lambda self, *a, calls=calls, orig=orig, **k: (calls.append(1), orig(self, *a, **k))[1]
         try:
             res = fit(model, fmt, feats, lr=3e-3, epochs=2, batch_size=4, warmup=0.0, weight_decay=0.0,
                       max_grad_norm=1.0, seed=0, grad_accum=accum)

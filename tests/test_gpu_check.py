@@ -44,7 +44,7 @@ def test_tiny_run_measures_every_format_through_fit(tiny_result):
     assert r["tiny"] is True and r["device"] == "cpu" and r["peak_bf16_tflops"] is None
     assert set(r["results"]) == {"pair", "span", "tagging"}
     cfg = r["config"]
-    for fmt, m in r["results"].items():
+    for _fmt, m in r["results"].items():
         assert m["steps"] == 2 and m["steps_per_second"] > 0 and m["examples_per_second"] > 0
         assert m["examples_per_second"] == pytest.approx(m["steps_per_second"] * m["batch_size"] * m["grad_accum"])
         assert m["flops_per_token"] == 6 * m["non_embedding_parameters"] + 12 * cfg["num_hidden_layers"] * \

@@ -203,7 +203,7 @@ def sensitivity_figure(sens: dict[str, Any], secondary: dict[str, Any] | None = 
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     ys = np.arange(len(rows))[::-1] + 1
-    for y, (label, slope, ci, sig, colour) in zip(ys, rows, strict=True):
+    for y, (_label, slope, ci, sig, colour) in zip(ys, rows, strict=True):
         lo, hi = (_num(ci[0]), _num(ci[1])) if ci else (np.nan, np.nan)
         if np.isfinite(lo) and np.isfinite(hi):
             ax.plot([lo, hi], [y, y], color=colour, lw=1.6)
