@@ -1,4 +1,4 @@
-"""What the on-disk feature cache (xstilts.featcache) saves: `Dataset.features` of a freshly loaded file when it
+"""What the on-disk feature cache (xstilts.train.featcache) saves: `Dataset.features` of a freshly loaded file when it
 tokenises (cache off), when it misses (tokenise + write the entry) and when it hits (read the entry), per task
 format, on the embedded benchmark's word-level tokenizer. Every hit starts without the in-process tokenizer digest,
 as a new stage process would.
@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from xstilts import common, featcache, tasks
+from xstilts.core import tasks
 from xstilts.data import schema, synthetic
 from xstilts.data.world import Lexicon
-from xstilts.modeling import load_tokenizer, train_tokenizer
+from xstilts.train import common, featcache
+from xstilts.train.modeling import load_tokenizer, train_tokenizer
 
 TASKS = {"pair": "xnli", "mc": "hellaswag", "span": "xquad", "tagging": "panx"}
 MAX_LENGTH = 96

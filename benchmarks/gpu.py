@@ -1,5 +1,5 @@
 """GPU check: bf16 fine-tuning throughput, MFU and peak memory of XLM-R Large through the project's own training
-loop (`xstilts.training.fit`: bf16 autocast, SDPA attention, fused AdamW, TF32), at the paper profile's batch sizes
+loop (`xstilts.train.loop.fit`: bf16 autocast, SDPA attention, fused AdamW, TF32), at the paper profile's batch sizes
 and lengths, on synthetic token ids (random weights: no hub access is needed or attempted).
 
     python benchmarks/gpu.py --out benchmarks/gpu_throughput.json     # on a GPU: under 5 minutes
@@ -80,7 +80,7 @@ def paper_shapes() -> dict[str, dict]:
     import yaml
 
     from xstilts.cli import deep_merge
-    from xstilts.finetuning import hyper
+    from xstilts.train.finetune import hyper
 
     params = deep_merge(yaml.safe_load((REPO / "params.yaml").read_text()),
                         yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text()))
@@ -124,8 +124,8 @@ def build_model(cfg: dict, out_features: int, dev: torch.device):
     """A randomly initialised XLM-R encoder (the project's `new_encoder`: SDPA attention, no pooler) + task head."""
     from transformers import XLMRobertaConfig
 
-    from xstilts.modeling import TaskModel, new_encoder
-    from xstilts.training import seed_everything
+    from xstilts.train.loop import seed_everything
+    from xstilts.train.modeling import TaskModel, new_encoder
 
     seed_everything(0)
     with torch.device(dev):  # initialise on the GPU directly (XLM-R Large's init on CPU takes tens of seconds)
@@ -144,8 +144,8 @@ def count_parameters(model) -> tuple[int, int]:
 def measure(fmt: str, shape: dict, cfg: dict, dev: torch.device, steps: int, warmup: int, compile: bool,
             peak: float | None) -> dict:
     from xstilts import formats
-    from xstilts.modeling import freeze_word_embeddings
-    from xstilts.training import fit, runtime_path
+    from xstilts.train.loop import fit, runtime_path
+    from xstilts.train.modeling import freeze_word_embeddings
 
     task, out_features = FORMATS[fmt]
     bs, accum, length = shape["batch_size"], shape["grad_accum"], shape["max_length"]
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     t_start = time.perf_counter()
-    from xstilts.training import device
+    from xstilts.train.loop import device
 
     dev = device()
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"

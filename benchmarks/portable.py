@@ -1,4 +1,4 @@
-"""What portable determinism costs: the same training (a tiny XLM-R encoder fine-tuned with xstilts.training.fit
+"""What portable determinism costs: the same training (a tiny XLM-R encoder fine-tuned with xstilts.train.loop.fit
 on generated pair data, 2 threads) in fresh processes with `XSTILTS_PORTABLE=1` and `=0`, alternated, several
 repeats; prints the median seconds of each and their ratio (portable / native), measured in the same run so that
 machine noise cancels.

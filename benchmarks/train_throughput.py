@@ -1,4 +1,4 @@
-"""Training throughput of our loop (`xstilts.training.fit`) against a bare PyTorch loop and the HF Trainer, on
+"""Training throughput of our loop (`xstilts.train.loop.fit`) against a bare PyTorch loop and the HF Trainer, on
 the same tiny XLM-R model, the same data and the same batch size, in one process (ratios cancel machine noise),
 plus the padding efficiency of our length-grouped batches.
 
@@ -23,14 +23,8 @@ import torch.nn.functional as F
 from xstilts import formats
 from xstilts.data import synthetic
 from xstilts.data.world import Lexicon
-from xstilts.modeling import (
-    PAD,
-    TaskModel,
-    encoder_config,
-    new_encoder,
-    train_tokenizer,
-)
-from xstilts.training import batches, fit, seed_everything
+from xstilts.train.loop import batches, fit, seed_everything
+from xstilts.train.modeling import PAD, TaskModel, encoder_config, new_encoder, train_tokenizer
 
 MODEL = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128, "max_length": 96}
 

@@ -33,13 +33,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from xstilts import config, tasks, tuning
-from xstilts.common import control_encoder_dir, load_dataset, tokenizer
+from xstilts.core import config, tasks
+from xstilts.core.io import repo_root, stable_seed
 from xstilts.data import schema, synthetic
 from xstilts.data.sources import lexicon_of
 from xstilts.data.subsample import subsample
-from xstilts.finetuning import max_length, train_task
-from xstilts.io import repo_root, stable_seed
+from xstilts.pipeline import tuning
+from xstilts.train.common import control_encoder_dir, load_dataset, tokenizer
+from xstilts.train.finetune import max_length, train_task
 
 
 def benchmark_dev(params: dict, task: str, n: int, out: Path):

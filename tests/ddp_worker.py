@@ -13,9 +13,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from xstilts import distributed, formats, modeling, training
+from xstilts import formats
 from xstilts.data import synthetic
 from xstilts.data.world import ENGLISH, Lexicon
+from xstilts.train import distributed, modeling
+from xstilts.train import loop as training
 
 TINY = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32, "max_length": 64}
 # (name, task, examples, batch_size, grad_accum): uneven shards (15 = 6 + 6 + 3), whole micro-batches dealt

@@ -5,7 +5,7 @@ control, two target tasks scored differently (xnli: accuracy; panx: seqeval chun
 adversary each, English plus two zero-shot languages. Per-example outcomes are drawn so that the adversarial
 degradation rises by ``SLOPE_POINTS`` per unit of ln(train size) within every task, on top of task intercepts
 that rise with the natural size. The results table is computed from the predictions with the project's own
-metrics (accuracy = mean of 0/1, seqeval F1 via :func:`xstilts.metrics.seqeval_f1`), exactly as the evaluate
+metrics (accuracy = mean of 0/1, seqeval F1 via :func:`xstilts.core.metrics.seqeval_f1`), exactly as the evaluate
 stage does, so the report's consistency check and example resampling are exercised end to end.
 """
 
@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from xstilts import metrics, tasks
+from xstilts.core import metrics, tasks
 
 TASKS = {"anli": 2400, "mnli": 3200, "qqp": 1000}  # natural sizes
 SIZES = (200, 600)

@@ -1,5 +1,5 @@
 """Runs one stage module as one rank of a launcher (tests/test_distributed.py), recording every output path the
-rank writes through `xstilts.io.atomic_path` (which `write_json` and the stages' model saves go through) in
+rank writes through `xstilts.core.io.atomic_path` (which `write_json` and the stages' model saves go through) in
 <log_dir>/writes-rank<RANK>.txt.
 
     python -m torch.distributed.run --standalone --nproc-per-node 2 tests/stage_rank.py LOG_DIR intermediate --task mnli
@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from xstilts import io
+from xstilts.core import io
 
 
 def main(log_dir: Path, stage: str, argv: list[str]) -> None:

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xstilts import metrics
 from xstilts.adversaries import REGISTRY
 from xstilts.adversaries import char_noise as CN
 from xstilts.adversaries.dictionaries import Dictionaries
+from xstilts.core import metrics
+from xstilts.core.tasks import NER_LABELS, NLI_LABELS
 from xstilts.data import schema, synthetic
 from xstilts.data import world as W
 from xstilts.data.world import ENGLISH, Language, Lexicon
-from xstilts.tasks import NER_LABELS, NLI_LABELS
 
 LANGS = {"eb": Language("eb", "sov", "latin", 0.3), "ed": Language("ed", "sov", "greek", 0.1)}
 TASK = {"pair": ("xnli", NLI_LABELS), "span": ("xquad", ()), "tagging": ("panx", NER_LABELS),

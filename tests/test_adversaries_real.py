@@ -18,15 +18,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from xstilts import config
 from xstilts.adversaries import REGISTRY
 from xstilts.adversaries.aflite import hardness
 from xstilts.adversaries.dictionaries import Dictionaries, read_muse
 from xstilts.adversaries.text import overlap, sentences, units
 from xstilts.cli import deep_merge
+from xstilts.core import config
+from xstilts.core.io import md5_file
+from xstilts.core.tasks import NER_LABELS, NLI_LABELS
 from xstilts.data.hub.prepare import prepare_hub
-from xstilts.io import md5_file
-from xstilts.tasks import NER_LABELS, NLI_LABELS
 
 from .conftest import REPO
 
@@ -354,7 +354,7 @@ def test_aflite_hardness_uses_sentence_chunk_f1_for_ner():
 
 # ---- PAWS-X: a natural adversarial target -------------------------------------------------------------------------
 def test_pawsx_is_registered_as_a_natural_adversarial_target():
-    from xstilts import tasks
+    from xstilts.core import tasks
     from xstilts.report import adversary_catalogue
 
     assert tasks.NATURAL_ADVERSARIAL == ("pawsx",)

@@ -8,9 +8,10 @@ import socket
 import pandas as pd
 import pytest
 
-from xstilts import io, tracking
-from xstilts.common import load_dataset
-from xstilts.modeling import TaskModel, load_encoder
+from xstilts.core import io
+from xstilts.pipeline import tracking
+from xstilts.train.common import load_dataset
+from xstilts.train.modeling import TaskModel, load_encoder
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Restarts of degenerate fine-tunings (xstilts.cellrun): a run forced to diverge on its first seed is restarted
-from a derived seed, every attempt is its own MLflow run with its outcome, and a model that stays degenerate
+"""Restarts of degenerate fine-tunings (xstilts.pipeline.cellrun): a run forced to diverge on its first seed is
+restarted from a derived seed, every attempt is its own MLflow run with its outcome, and a model that stays degenerate
 after its restarts is kept, flagged, and chosen on dev alone."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from xstilts import cellrun, finetuning, modeling
-from xstilts.common import load_dataset
+from xstilts.core.io import stable_seed
 from xstilts.data import schema
-from xstilts.io import stable_seed
+from xstilts.pipeline import cellrun
+from xstilts.train import finetune as finetuning
+from xstilts.train import modeling
+from xstilts.train.common import load_dataset
 
 from . import ddp_worker as W
 
@@ -43,7 +45,7 @@ def _params(params: dict, **finetune) -> dict:
 def _runs(root):
     import mlflow
 
-    from xstilts import tracking
+    from xstilts.pipeline import tracking
 
     mlflow.set_tracking_uri(tracking.tracking_uri(root))
     runs = mlflow.search_runs(search_all_experiments=True, output_format="pandas")

@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from xstilts import config
 from xstilts.cli import deep_merge
+from xstilts.core import config
 
 from .conftest import REPO
 
@@ -89,7 +89,7 @@ def test_profile_switch_writes_valid_params(tmp_path, params, monkeypatch):
 
 
 def test_per_task_hyperparameters_override_the_shared_ones(params):
-    from xstilts.finetuning import hyper
+    from xstilts.train.finetune import hyper
 
     params["finetune"]["overrides"] = {"xnli": {"epochs": 5, "grad_accum": 4, "max_length": 64}}
     config.validate(params)
@@ -98,7 +98,7 @@ def test_per_task_hyperparameters_override_the_shared_ones(params):
 
 
 def test_doc_stride_reaches_the_span_format_only(params):
-    from xstilts.finetuning import encode_options
+    from xstilts.train.finetune import encode_options
 
     params["finetune"]["overrides"] = {"xquad": {"doc_stride": 64}}
     config.validate(params)

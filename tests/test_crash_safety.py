@@ -1,5 +1,5 @@
 """Crash safety: `kill -9` in the middle of training, then a re-run, ends exactly where an uninterrupted run ends
-(epoch checkpoints, xstilts.checkpoint); atomic writes leave nothing behind after a kill."""
+(epoch checkpoints, xstilts.train.checkpoint); atomic writes leave nothing behind after a kill."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from xstilts import io
+from xstilts.core import io
 
 from .conftest import REPO
 
@@ -128,7 +128,9 @@ def test_a_checkpoint_of_other_inputs_is_discarded(tmp_path):
     """Another learning rate, seed or training set changes the fingerprint: the old checkpoint is not applied."""
     import torch
 
-    from xstilts import checkpoint, formats, modeling, training
+    from xstilts import formats
+    from xstilts.train import checkpoint, modeling
+    from xstilts.train import loop as training
 
     df = pd.DataFrame({"id": ["a", "b", "c", "d"], "lang": "en", "text_a": ["x y", "y z", "z x", "x"],
                        "text_b": ["y", "z", "x", "y"], "label": [0, 1, 0, 1], "meta": ""})
@@ -193,9 +195,9 @@ import pandas as pd
 
 from xstilts import config, tracking
 from xstilts.data.sources import SOURCES
-from xstilts.io import write_json
-from xstilts.modeling import encoder_config, new_encoder, train_tokenizer
-from xstilts.training import seed_everything
+from xstilts.core.io import write_json
+from xstilts.train.modeling import encoder_config, new_encoder, train_tokenizer
+from xstilts.train.loop import seed_everything
 
 root = Path.cwd()
 params = config.load(root / "params.yaml")
@@ -299,8 +301,8 @@ def test_a_save_removes_what_a_killed_writer_of_another_epoch_left(tmp_path):
     `.epoch-0000.<pid>.<random>`; the next saves (other epoch names) must still clear it."""
     import torch
 
-    from xstilts.checkpoint import EpochCheckpoint
-    from xstilts.training import FitResult
+    from xstilts.train.checkpoint import EpochCheckpoint
+    from xstilts.train.loop import FitResult
 
     dead = subprocess.Popen(["true"])
     dead.wait()

@@ -18,8 +18,9 @@ import yaml
 from safetensors.torch import load_file
 
 import xstilts
-from xstilts import modeling, training
 from xstilts.data import schema
+from xstilts.train import loop as training
+from xstilts.train import modeling
 
 from . import ddp_worker as W
 from .conftest import REPO
@@ -83,7 +84,7 @@ def test_shards_cover_each_step_once():
 
 
 def test_too_many_processes_for_the_batch_is_refused(monkeypatch):
-    from xstilts import distributed
+    from xstilts.train import distributed
 
     monkeypatch.setattr(distributed, "world_size", lambda: 8)
     monkeypatch.setattr(distributed, "rank", lambda: 0)
@@ -154,7 +155,7 @@ def test_intermediate_stage_under_launcher_writes_only_on_rank_0(tmp_path):
 
 
 def test_launcher_env_relaunches_the_stage_under_it(monkeypatch):
-    from xstilts import distributed
+    from xstilts.train import distributed
 
     calls = []
     monkeypatch.setattr(distributed.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 3)

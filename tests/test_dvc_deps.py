@@ -52,7 +52,7 @@ def test_params_audit_records_what_is_read(tmp_path, monkeypatch):
     import copy
     import json
 
-    from xstilts import config
+    from xstilts.core import config
     from xstilts.devtools import audited_reads, params_mismatch
 
     reads: set = set()

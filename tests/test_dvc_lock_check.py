@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xstilts import dvclock
+from xstilts.pipeline import dvclock
 
 from .conftest import REPO
 
@@ -148,13 +148,13 @@ def test_a_stage_run_by_hand_fails_before_any_work(tmp_path):
     (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
         "pretrain": {"outs": [{"path": "models/arms/baseline", "hash": "md5", "md5": dir_md5}]},
         "target@baseline": {"deps": [{"path": "models/arms/baseline", "hash": "md5", "md5": dir_md5},
-                                     {"path": "src/xstilts/training.py", "hash": "md5", "md5": "0" * 32}]}}}))
+                                     {"path": "src/xstilts/train/loop.py", "hash": "md5", "md5": "0" * 32}]}}}))
     (enc / "model.safetensors").write_bytes(b"other weights")
     proc = subprocess.run([sys.executable, "-m", "xstilts.stages.target", "--arm", "baseline"], cwd=root, check=False,
                           env=_env() | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"},
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
-    # one line, no traceback (xstilts.stagerun); the traceback is in .logs/target@baseline.log
+    # one line, no traceback (xstilts.pipeline.stagerun); the traceback is in .logs/target@baseline.log
     assert proc.stderr.startswith("target@baseline: error: input data differs from"), proc.stderr
     assert ("Traceback" not in proc.stderr
             and "LockMismatchError" in (root / ".logs" / "target@baseline.log").read_text())

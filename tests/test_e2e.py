@@ -40,7 +40,7 @@ def smoke_repo(tmp_path_factory) -> Path:
     _run(["git", "add", "-A"], root)
     _run(["git", "commit", "-qm", "smoke"], root)
     t0 = time.time()
-    # every stage process records the params.yaml keys it reads (xstilts.config's audit), outside the repository
+    # every stage process records the params.yaml keys it reads (xstilts.core.config's audit), outside the repository
     proc = run(["dvc", "repro"], root, 900, XSTILTS_PARAMS_AUDIT=str(root.parent / "params_audit"))
     (root / "repro.log").write_text(proc.stdout + proc.stderr)
     (root / "repro.seconds").write_text(f"{time.time() - t0:.1f}")

@@ -1,5 +1,5 @@
 """After a failed `dvc repro` of another profile the previous outputs come back with the README's command
-(xstilts.inputs.RESTORE_COMMAND), checked on a small git + DVC repository shaped like this one (a first stage with
+(xstilts.core.inputs.RESTORE_COMMAND), checked on a small git + DVC repository shaped like this one (a first stage with
 persistent outputs like `prepare`, a later stage; git-tracked metrics, runs and reports); and under a real
 `dvc repro` the project's `prepare` stops with one line, no traceback, and leaves the previous data in place."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from xstilts.core.inputs import RESTORE_COMMAND
 from xstilts.devtools import copy_worktree
-from xstilts.inputs import RESTORE_COMMAND
 
 from .conftest import REPO
 

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xstilts import common, featcache, formats, modeling, tasks
+from xstilts import formats
+from xstilts.core import tasks
 from xstilts.data import schema
+from xstilts.train import common, featcache, modeling
 
 from . import ddp_worker as W
 

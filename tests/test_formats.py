@@ -10,13 +10,15 @@ import pandas as pd
 import pytest
 import torch
 
-from xstilts import formats, modeling, training
+from xstilts import formats
+from xstilts.core.tasks import NER_LABELS, NLI_LABELS
 from xstilts.data import synthetic
 from xstilts.data.world import ENGLISH, Lexicon
 from xstilts.formats.span import Span
 from xstilts.formats.tagging import IGNORE
-from xstilts.modeling import BOS, EOS, PAD, UNK
-from xstilts.tasks import NER_LABELS, NLI_LABELS
+from xstilts.train import loop as training
+from xstilts.train import modeling
+from xstilts.train.modeling import BOS, EOS, PAD, UNK
 
 EXTRA = ["new york", "yes", "no", "maybe"]
 
@@ -394,8 +396,8 @@ def test_gradient_accumulation_takes_one_step_per_k_batches(tok):
     """batch 4 x accumulation 2 makes half the optimizer steps of batch 4 alone, and still learns."""
     import numpy as np
 
-    from xstilts.modeling import TaskModel, encoder_config, new_encoder
-    from xstilts.training import fit, seed_everything
+    from xstilts.train.loop import fit, seed_everything
+    from xstilts.train.modeling import TaskModel, encoder_config, new_encoder
 
     torch.set_num_threads(1)
     fmt = formats.get("pair")

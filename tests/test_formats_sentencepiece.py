@@ -13,15 +13,13 @@ import pandas as pd
 import pytest
 import torch
 
-from xstilts import common, evaluation, formats, modeling, tasks
+from xstilts import formats
+from xstilts.core import tasks
+from xstilts.eval import zeroshot as evaluation
 from xstilts.formats.mc import truncated_lengths
 from xstilts.formats.tagging import IGNORE
-from xstilts.rehearsal.tokenizer import (
-    MASK,
-    SPECIALS,
-    build_xlmr_like_tokenizer,
-    pipeline,
-)
+from xstilts.rehearsal.tokenizer import MASK, SPECIALS, build_xlmr_like_tokenizer, pipeline
+from xstilts.train import common, modeling
 
 CTX = ("The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in "
        "France. They were descended from Norse raiders and pirates from Denmark, Iceland and Norway who, under their "
@@ -101,8 +99,8 @@ def test_transformers_loads_it_as_xlmr_and_saves_the_same_pipeline(sp_dirs, tmp_
 
 
 def test_pin_hub_model_takes_the_rehearsal_tokenizer(sp_dirs, sp, tmp_path):
-    from xstilts.modeling import encoder_config, new_encoder
-    from xstilts.pretraining import pin_hub_model
+    from xstilts.train.modeling import encoder_config, new_encoder
+    from xstilts.train.pretrain import pin_hub_model
 
     src = tmp_path / "tiny-xlmr"
     src.mkdir()

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from xstilts import cli
-from xstilts import plan as planning
 from xstilts.cli import deep_merge
+from xstilts.cli import plan as planning
 
 from .conftest import REPO
 

@@ -1,12 +1,13 @@
-"""The degenerate-model rule (xstilts.health) on tiny sets with known answers."""
+"""The degenerate-model rule (xstilts.train.health) on tiny sets with known answers."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from xstilts import formats, health
-from xstilts.evaluation import balanced_score, label_matched_score
+from xstilts import formats
+from xstilts.eval.zeroshot import balanced_score, label_matched_score
+from xstilts.train import health
 
 RULE = health.Rule(margin=5.0, collapse=0.5)
 PAIR = formats.get("pair")

@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from xstilts.core.tasks import NLI_LABELS
 from xstilts.data import hub, schema
 from xstilts.data.hub import HubError, intermediate, revisions
-from xstilts.tasks import NLI_LABELS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hub" / "intermediate"
 E, N, C = (NLI_LABELS.index(x) for x in ("entailment", "neutral", "contradiction"))

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from xstilts import config
 from xstilts.cli import deep_merge
+from xstilts.cli.plan import plan, render
+from xstilts.core import config
 from xstilts.data import schema
 from xstilts.data.hub import HubError
 from xstilts.data.hub.prepare import prepare_hub, target_languages
-from xstilts.plan import plan, render
 
 from .conftest import REPO
 
@@ -150,8 +150,8 @@ def test_hub_without_network_fails_fast_naming_the_dataset(paper, tmp_path):
 def test_pretrain_pins_a_local_model(tmp_path):
     from safetensors.torch import load_file
 
-    from xstilts.modeling import encoder_config, new_encoder, train_tokenizer
-    from xstilts.pretraining import pin_hub_model
+    from xstilts.train.modeling import encoder_config, new_encoder, train_tokenizer
+    from xstilts.train.pretrain import pin_hub_model
 
     src = tmp_path / "tiny-xlmr"
     tok = train_tokenizer(["a b c d e", "f g h"], src, 32)

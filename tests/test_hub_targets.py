@@ -9,11 +9,11 @@ import json
 import datasets
 import pytest
 
+from xstilts.core.tasks import NER_LABELS, NLI_LABELS
 from xstilts.data import hub, schema
 from xstilts.data.hub import HubError, revisions
 from xstilts.data.hub import targets as T
 from xstilts.data.hub.languages import ISO3, UDPOS_NAMES, XTREME, XTREME_R, languages
-from xstilts.tasks import NER_LABELS, NLI_LABELS
 
 V, S, CL = datasets.Value, datasets.Sequence, datasets.ClassLabel
 ANSWERS = S({"answer_start": V("int32"), "text": V("string")})

@@ -1,4 +1,4 @@
-"""Manual inputs (xstilts.inputs): one list, computed from params.yaml, that `xstilts check` and `xstilts plan`
+"""Manual inputs (xstilts.core.inputs): one list, computed from params.yaml, that `xstilts check` and `xstilts plan`
 print and `prepare` checks before anything is read or downloaded; a failing stage prints one line (no traceback)
 and keeps the traceback in .logs/<stage>.log."""
 
@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xstilts import cli, config, inputs, stagerun
+from xstilts import cli
 from xstilts.cli import deep_merge
+from xstilts.core import config, inputs
+from xstilts.pipeline import stagerun
 
 from .conftest import REPO
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xstilts import metrics
+from xstilts.core import metrics
 
 
 def test_squad_normalisation_and_f1():

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xstilts import metrics
 from xstilts import report as R
 from xstilts.analysis import paired as PD
+from xstilts.core import metrics
 
 from .report_data import ADVERSARY, NER, gold_loader, make_study
 

@@ -1,4 +1,4 @@
-"""Portable determinism (xstilts.portable), two machines emulated on one: the same small training, and numpy's
+"""Portable determinism (xstilts.core.portable), two machines emulated on one: the same small training, and numpy's
 transcendental loops, under two forced kernel levels (AVX-512 and the generic ATen path, numpy with and without
 its AVX-512 loops) give identical bytes in portable mode and different bytes without it, so the test can fail."""
 
@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xstilts import portable
+from xstilts.core import portable
 
 from .conftest import REPO
 

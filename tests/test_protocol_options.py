@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from xstilts import config
 from xstilts.cli import deep_merge
+from xstilts.core import config
 
 from .conftest import REPO
 
@@ -31,9 +31,9 @@ from xstilts import config, tracking
 from xstilts.data import schema
 from xstilts.data.sources import SOURCES
 from xstilts.data.testsets import write_test_set
-from xstilts.io import write_json
-from xstilts.modeling import encoder_config, new_encoder, train_tokenizer
-from xstilts.training import seed_everything
+from xstilts.core.io import write_json
+from xstilts.train.modeling import encoder_config, new_encoder, train_tokenizer
+from xstilts.train.loop import seed_everything
 
 root = Path.cwd()
 params = config.load(root / "params.yaml")
@@ -172,9 +172,9 @@ def test_the_recipe_changes_xcopa_alone(runs):
 
 
 def _retrieval_scores(root: Path, encoder_dir: Path, params: dict) -> dict:
-    from xstilts.common import tokenizer
-    from xstilts.evaluation import evaluate_encoder, load_eval_sets
-    from xstilts.modeling import load_encoder
+    from xstilts.eval.zeroshot import evaluate_encoder, load_eval_sets
+    from xstilts.train.common import tokenizer
+    from xstilts.train.modeling import load_encoder
 
     sets = load_eval_sets(root, "tatoeba", ["ea"], ["char_noise"])
     res, _ = evaluate_encoder(load_encoder(encoder_dir), "tatoeba", sets, tokenizer(root),
@@ -233,7 +233,7 @@ def test_protocol_keys_are_validated(params):
 
 
 def test_plan_counts_the_socialiqa_phase(params):
-    from xstilts.plan import plan
+    from xstilts.cli.plan import plan
 
     paper = deep_merge(params, yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text()))
     assert paper["target"]["xcopa_recipe"] == "copa" and paper["evaluate"]["tatoeba_encoder"] == "pretrained"

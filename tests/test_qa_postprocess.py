@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 import torch
 
-from xstilts import formats, modeling
+from xstilts import formats
 from xstilts.formats.span import MAX_ANSWER_TOKENS, N_BEST, Span
 from xstilts.rehearsal.tokenizer import build_xlmr_like_tokenizer
+from xstilts.train import modeling
 
 WORDS = ("alice bob carol dave erin frank grace heidi ivan judy ken lena mike nina oscar peggy quinn rob sybil "
          "trent ursula victor wendy xena yuri zoe").split()

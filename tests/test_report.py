@@ -1,4 +1,4 @@
-"""Tests of xstilts.report (built from small synthetic results/predictions tables) and xstilts.provenance.
+"""Tests of xstilts.report (built from small synthetic results/predictions tables) and xstilts.report.provenance.
 
 Two fixtures: a results-only table whose every number is known in closed form (seeds-only bootstrap), and a paired
 study whose results table is derived from per-example predictions (tests/report_data.py), which exercises the
@@ -22,11 +22,11 @@ import pytest
 import yaml
 from scipy import stats as sps
 
-from xstilts import provenance as P
-from xstilts import published as PUB
 from xstilts import report as R
-from xstilts import vcs
-from xstilts.io import md5_file
+from xstilts.core import vcs
+from xstilts.core.io import md5_file
+from xstilts.report import provenance as P
+from xstilts.report import published as PUB
 
 from . import report_data as RD
 

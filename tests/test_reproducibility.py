@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xstilts import dvclock, io, tracking
+from xstilts.core import io
+from xstilts.pipeline import dvclock, tracking
 from xstilts.stages import prepare, subsample
 
 from .conftest import REPO

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from xstilts import retrieval, tasks
 from xstilts.adversaries import REGISTRY
-from xstilts.common import Dataset
-from xstilts.evaluation import chance, evaluate_encoder
-from xstilts.modeling import encoder_config, new_encoder, train_tokenizer
+from xstilts.core import tasks
+from xstilts.eval import retrieval
+from xstilts.eval.zeroshot import chance, evaluate_encoder
+from xstilts.train.common import Dataset
+from xstilts.train.modeling import encoder_config, new_encoder, train_tokenizer
 
 EN = ["the red car stops", "a small dog runs", "my old friend sings", "the cold wind blows"]
 XX = ["xa red car stops", "xa small dog runs", "xa old friend sings", "xa cold wind blows"]

@@ -69,7 +69,7 @@ def test_servers_bind_localhost_only(path):
 
 def test_loader_refuses_a_pickled_checkpoint(tmp_path):
     """A directory holding only a pickle-era `pytorch_model.bin` is not loaded (and never unpickled)."""
-    from xstilts.modeling import load_encoder
+    from xstilts.train.modeling import load_encoder
 
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")

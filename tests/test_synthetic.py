@@ -9,11 +9,11 @@ from collections import Counter
 import pandas as pd
 import pytest
 
+from xstilts.core.io import md5_file, write_parquet
+from xstilts.core.tasks import NLI_LABELS
 from xstilts.data import schema, synthetic
 from xstilts.data import world as W
 from xstilts.data.world import ENGLISH, Language, Lexicon, realize
-from xstilts.io import md5_file, write_parquet
-from xstilts.tasks import NLI_LABELS
 
 # the committed params.yaml languages (two orders, three scripts, four anchor shares)
 LANGS = {

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xstilts import formats, modeling, training
+from xstilts import formats
+from xstilts.train import loop as training
+from xstilts.train import modeling
 
 from . import ddp_worker as W
 

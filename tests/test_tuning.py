@@ -1,4 +1,4 @@
-"""Learning-rate tuning (xstilts.tuning) on a cheap analytic objective: reproducibility, resume after kill -9,
+"""Learning-rate tuning (xstilts.pipeline.tuning) on a cheap analytic objective: reproducibility, resume after kill -9,
 failed trials, pruning, stale-trial recovery, plots, and two worker processes sharing one study (journal file
 and PostgreSQL on 127.0.0.1)."""
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from xstilts import tuning
+from xstilts.pipeline import tuning
 
 from .conftest import REPO
 

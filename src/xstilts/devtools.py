@@ -105,7 +105,7 @@ def _covers(declared: str, read: str) -> bool:
 
 def params_mismatch(declared: list[str], reads: list[str]) -> tuple[list[str], list[str]]:
     """Compare a stage's dvc.yaml `params:` with the params.yaml key paths its processes read (the leaves recorded
-    by `xstilts.config`'s audit, $XSTILTS_PARAMS_AUDIT). Returns (undeclared, unread): keys read that no declared
+    by `xstilts.core.config`'s audit, $XSTILTS_PARAMS_AUDIT). Returns (undeclared, unread): keys read that no declared
     entry covers (DVC would not re-run the stage when they change), and declared entries nothing was read under
     (a change would re-run the stage for nothing). A key read whole (e.g. iterated) needs an entry at or above it."""
     undeclared = sorted(r for r in reads if not any(_covers(d, r) for d in declared))

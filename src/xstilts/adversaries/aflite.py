@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics
+from ..core import metrics
 from . import MODEL, register
 
 DEFAULT_MAX_SCORE = 0.5

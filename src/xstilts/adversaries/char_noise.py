@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from ..tasks import TRAINING_LANGUAGE
+from ..core.tasks import TRAINING_LANGUAGE
 from . import register
 from .text import clusters
 

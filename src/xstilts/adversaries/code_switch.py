@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 
-from ..tasks import TRAINING_LANGUAGE
+from ..core.tasks import TRAINING_LANGUAGE
 from . import register
 from .dictionaries import Dictionaries
 from .text import unspaced

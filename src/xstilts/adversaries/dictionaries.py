@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io import atomic_path
+from ..core.io import atomic_path
 
 ENGLISH = "en"
 

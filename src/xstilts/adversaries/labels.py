@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..tasks import NLI_LABELS
+from ..core.tasks import NLI_LABELS
 
 
 def positive_negative(labels: tuple[str, ...], adversary: str) -> tuple[int, int]:

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import metrics, tasks
-from ..cells import cell_name
+from ..core import metrics, tasks
+from ..core.cells import cell_name
+from ..core.io import stable_seed
 from ..data import schema
-from ..io import stable_seed
 from . import stats
 
 PREDICTION_COLUMNS = ("arm", "cell", "target_task", "language", "subset", "id", "source_id", "prediction",
@@ -85,7 +85,7 @@ def chunk_counts(gold: Sequence[int], pred: Sequence[int], labels: Sequence[str]
     """``(true positives, predicted chunks, gold chunks)`` of one sentence, chunks read as seqeval does.
 
     Summed over sentences these give the corpus seqeval F1 ``2 TP / (pred + gold)`` (chunks never cross a
-    sentence boundary: :func:`xstilts.metrics.seqeval_chunks` closes every sentence with an "O").
+    sentence boundary: :func:`xstilts.core.metrics.seqeval_chunks` closes every sentence with an "O").
     """
     if len(gold) != len(pred):
         raise ValueError(f"gold ({len(gold)}) and predicted ({len(pred)}) tag sequences differ in length")

@@ -67,7 +67,7 @@ def write_task_json(task: str, params: dict, out: Path, extra: dict | None = Non
     """<out>/<role>/<task>/task.json: format, metric, labels and source of a prepared task, plus `extra`."""
     import json
 
-    from ..tasks import get
+    from ..core.tasks import get
 
     info = get(task)
     meta = {"task": task, "format": info.format, "metric": info.metric, "labels": list(info.labels),
@@ -78,7 +78,7 @@ def write_task_json(task: str, params: dict, out: Path, extra: dict | None = Non
 
 
 def role_dir(task: str) -> str:
-    from ..tasks import get
+    from ..core.tasks import get
 
     return "targets" if get(task).role == "target" else "intermediate"
 

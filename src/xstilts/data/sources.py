@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import tasks as T
+from ..core import tasks as T
 from . import schema, synthetic
 from .testsets import load_dictionaries, write_test_set
 from .world import Language, Lexicon

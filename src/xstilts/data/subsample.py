@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..io import stable_seed
+from ..core.io import stable_seed
 
 
 def strata(df: pd.DataFrame, fmt: str) -> pd.Series:

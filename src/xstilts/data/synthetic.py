@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..io import stable_seed
-from ..tasks import CCG_LABELS, NER_LABELS, NLI_LABELS
+from ..core.io import stable_seed
+from ..core.tasks import CCG_LABELS, NER_LABELS, NLI_LABELS
 from . import world as W
 from .world import Constituent, Language, Lexicon, realize
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import tasks as T
 from ..adversaries import MODEL
 from ..adversaries import REGISTRY as ADVERSARIES
 from ..adversaries.dictionaries import Dictionaries, muse_path, read_muse, write_muse
-from ..io import md5_file, stable_seed
+from ..core import tasks as T
+from ..core.io import md5_file, stable_seed
 from . import schema
 
 GENERATED = "generated"

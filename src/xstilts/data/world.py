@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io import stable_seed
+from ..core.io import stable_seed
 
 # ---- English lexicon -----------------------------------------------------------------------------------------
 FUNCTION = ["the", "a", "that", "did", "not", "was", "by", "in", "and", "but", "then", "who", "what", "where",

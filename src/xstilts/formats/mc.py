@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..modeling import PAD
+from ..core.vocab import PAD
 from . import Feature, register
 
 

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import metrics
-from ..modeling import PAD
+from ..core import metrics
+from ..core.vocab import PAD
 from . import Feature, pad, register
 
 MAX_ANSWER_TOKENS = 30  # HF run_qa / jiant max_answer_length

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch.nn.functional as F
 
-from .. import metrics
-from ..modeling import PAD, UNK
+from ..core import metrics
+from ..core.vocab import PAD, UNK
 from . import Feature, pad, register
 
 IGNORE = -100

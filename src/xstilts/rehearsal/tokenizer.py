@@ -24,7 +24,7 @@ generic tokenizer class, since `XLMRobertaTokenizer` would replace that pipeline
 
 The directory written holds `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json`; it loads with
 `transformers.XLMRobertaTokenizerFast.from_pretrained` (the XLM-R-like variant), `AutoTokenizer` and
-`xstilts.modeling.load_tokenizer`, and can stand in for the hub model's tokenizer in `pretraining.pin_hub_model`.
+`xstilts.train.modeling.load_tokenizer`, and can stand in for the hub model's tokenizer in `pretraining.pin_hub_model`.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def build_xlmr_like_tokenizer(texts: Iterable[str], out_dir: Path, vocab_size: i
                               leading_space_offsets: bool = False, model_max_length: int = 512,
                               vocab: list[tuple[str, float]] | None = None):
     """Train a Unigram vocabulary of at most `vocab_size` entries on `texts` (or take `vocab` as given), build
-    `pipeline` around it and save it in `out_dir` for transformers and `xstilts.modeling.load_tokenizer`.
+    `pipeline` around it and save it in `out_dir` for transformers and `xstilts.train.modeling.load_tokenizer`.
     Returns the `tokenizers.Tokenizer`."""
     from transformers import PreTrainedTokenizerFast
 

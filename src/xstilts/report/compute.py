@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import published
 from ..analysis import paired as paired_mod
 from ..analysis import stats
+from . import published
 from .constants import CONTROL_ARMS, FIGURES, SCHEMA_VERSION, TRAINING_LANGUAGE
 from .correlate import (
     apply_corrections,

@@ -3,8 +3,8 @@ families. Every other module of :mod:`xstilts.report` imports from here; this on
 
 from __future__ import annotations
 
-from .. import tasks
 from ..analysis import paired as paired_mod
+from ..core import tasks
 
 TRAINING_LANGUAGE = tasks.TRAINING_LANGUAGE
 CLEAN = "clean"

@@ -4,8 +4,8 @@ fine-tunings and the degenerate flags; and the models the primary analysis leave
 params.yaml (``report.exclude_degenerate``):
 
 a model is **flagged** when one of its target fine-tunings is still degenerate on the English dev set after its
-restarts (:mod:`xstilts.cellrun`), or when its clean English test predictions on a target meet the same rule
-(:mod:`xstilts.health`, computed by the evaluate stage). Degeneracy of the intermediate fine-tuning itself is
+restarts (:mod:`xstilts.pipeline.cellrun`), or when its clean English test predictions on a target meet the same rule
+(:mod:`xstilts.train.health`, computed by the evaluate stage). Degeneracy of the intermediate fine-tuning itself is
 reported but flags nothing: a small intermediate set that teaches the encoder nothing is a size effect, not a
 broken model. Retrieval targets (no fine-tuning) are not checked."""
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cells import cell_name
+from ..core.cells import cell_name
 from .constants import CLEAN, CONTROL_ARMS, MODEL_KEYS, TRAINING_LANGUAGE
 
 

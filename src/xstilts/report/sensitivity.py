@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..analysis import sensitivity as sens
 from ..analysis import stats
-from ..cells import size_label_of
+from ..core.cells import size_label_of
 from .constants import POOLED
 from .correlate import _below, correlation_points
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import tasks
 from ..analysis import paired as paired_mod
+from ..core import tasks
 from .constants import (
     ALL_TARGETS,
     CELL_KEYS,

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..analysis import paired as paired_mod
-from ..io import atomic_write_bytes
+from ..core.io import atomic_write_bytes
 from . import html as report_html
 from .compute import TABLES, compute_report
 from .constants import FIGURES, HTML, PLOTS_CSV
@@ -39,7 +39,7 @@ def build_report(
 
     ``predictions`` (the per-example predictions of every arm) lets the bootstrap resample paired test
     examples; ``gold`` supplies gold tags for seqeval-F1 targets; ``reference`` is the published-numbers table
-    (:func:`xstilts.published.load_reference`; None = an empty comparison). The returned dict is exactly what
+    (:func:`xstilts.report.published.load_reference`; None = an empty comparison). The returned dict is exactly what
     ``correlation.json`` holds (after JSON conversion): ``schema``, ``params``, ``inputs``, ``design``,
     ``answer``, ``baseline``, ``baseline_checks``, ``adversaries``, ``comparison``, ``degradation``, ``correlations``
     (``{key: {measure: {analysis: ...}}}``), ``families``, ``metrics``, ``figures`` and ``provenance``.

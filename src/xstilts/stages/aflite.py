@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import config, dvclock, tasks, tracking
 from ..adversaries import REGISTRY
 from ..adversaries.aflite import hardness
-from ..common import arm_dir, load_dataset, tokenizer, tuned_lr
+from ..core import config, tasks
+from ..core.io import atomic_path, read_json, read_parquet, repo_root, write_metrics
 from ..data import schema
 from ..data.testsets import adversary_rng
-from ..io import atomic_path, read_json, read_parquet, repo_root, write_metrics
+from ..pipeline import dvclock, tracking
+from ..train.common import arm_dir, load_dataset, tokenizer, tuned_lr
 
 NAME = "aflite"
 
@@ -46,9 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     af = params["adversaries"]["aflite"]
     seed = af["seed"]
     tok = tokenizer(root) if targets else None
-    from ..cellrun import train_cell
-    from ..finetuning import encode_options, hyper
-    from ..training import evaluate
+    from ..pipeline.cellrun import train_cell
+    from ..train.finetune import encode_options, hyper
+    from ..train.loop import evaluate
 
     metrics: dict = {"reference_seed": seed}
     runs: dict = {}
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
 def independent_encoder(root: Path, params: dict, tok, out: Path) -> dict:
     """Pretrain the reference encoder from `adversaries.aflite.encoder_seed` (same corpus, code and settings as
     the pretrain stage) into `out`; returns its metrics."""
-    from ..pretraining import pretrain_aligned
+    from ..train.pretrain import pretrain_aligned
 
     langs = params["study"]["languages"]
     prepared = root / "data" / "prepared" / "pretrain"
@@ -115,6 +116,6 @@ def independent_encoder(root: Path, params: dict, tok, out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("aflite", main)

@@ -13,14 +13,16 @@ import time
 
 import pandas as pd
 
-from .. import config, dvclock, health, tasks, tracking
-from ..cells import names
-from ..common import cells_of, target_dir, tokenizer
+from ..core import config, tasks
+from ..core.cells import names
+from ..core.io import read_json, repo_root, write_metrics, write_parquet
 from ..data import schema
-from ..evaluation import evaluate_encoder, evaluate_model, load_eval_sets
-from ..finetuning import encode_options, max_length
-from ..io import read_json, repo_root, write_metrics, write_parquet
-from ..modeling import TaskModel, load_encoder
+from ..eval.zeroshot import evaluate_encoder, evaluate_model, load_eval_sets
+from ..pipeline import dvclock, tracking
+from ..train import health
+from ..train.common import cells_of, target_dir, tokenizer
+from ..train.finetune import encode_options, max_length
+from ..train.modeling import TaskModel, load_encoder
 
 
 def cell_names(params: dict, arm: str) -> list[str]:
@@ -149,6 +151,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("evaluate", main)

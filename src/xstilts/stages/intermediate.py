@@ -4,7 +4,7 @@ metrics/intermediate/<task>.json and runs/intermediate/<task>.json (MLflow run i
 .checkpoints/intermediate/<task> let a killed run resume; they are removed when the stage completes.
 
 Data-parallel on N GPUs: `accelerate launch --multi_gpu --num_processes N -m xstilts.stages.intermediate --task T`
-(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed);
+(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.train.distributed);
 a killed data-parallel run restarts its unfinished cells cleanly (epoch checkpoints are single-process)."""
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ import argparse
 import json
 import time
 
-from .. import checkpoint, config, distributed, dvclock, tracking
-from ..cells import cell_name
-from ..common import (
-    control_encoder_dir,
-    intermediate_dir,
-    load_dataset,
-    tokenizer,
-    tuned_lr,
-)
+from ..core import config
+from ..core.cells import cell_name
+from ..core.io import atomic_path, repo_root, write_metrics
 from ..data import schema
-from ..io import atomic_path, repo_root, write_metrics
+from ..pipeline import dvclock, tracking
+from ..train import checkpoint, distributed
+from ..train.common import control_encoder_dir, intermediate_dir, load_dataset, tokenizer, tuned_lr
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,8 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     # every input is read and checked before any training starts
     cells = [(label, seed, load_dataset(task, schema.subsample_path(root, task, label)))
              for label in config.size_labels(params) for seed in params["study"]["seeds"]]
-    from ..cellrun import train_cell
-    from ..finetuning import hyper
+    from ..pipeline.cellrun import train_cell
+    from ..train.finetune import hyper
 
     metrics: dict = {}
     runs: dict = {}
@@ -82,6 +78,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("intermediate", main)

@@ -1,6 +1,6 @@
 """Stage `prepare`: materialise every dataset of the study into the canonical schema (data/prepared).
 
-Every manual input of the profile (xstilts.inputs: MUSE dictionaries, CCGbank, a local hub mirror) is checked
+Every manual input of the profile (xstilts.core.inputs: MUSE dictionaries, CCGbank, a local hub mirror) is checked
 first, before anything is read, downloaded or written; the previous data/prepared is replaced only when the new
 one is complete (its dvc.yaml outputs are `persist: true`, so `dvc repro` does not delete them beforehand)."""
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from .. import config, inputs, stagerun, tracking
+from ..core import config, inputs
+from ..core.io import atomic_path, repo_root, write_metrics
 from ..data.sources import SOURCES
-from ..io import atomic_path, repo_root, write_metrics
+from ..pipeline import stagerun, tracking
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,12 +10,13 @@ import time
 
 import pandas as pd
 
-from .. import config, dvclock, tracking
-from ..common import arm_dir, tokenizer_dir
-from ..io import atomic_path, read_parquet, repo_root, write_metrics
-from ..modeling import new_encoder, train_tokenizer
-from ..pretraining import pretrain_aligned
-from ..training import seed_everything
+from ..core import config
+from ..core.io import atomic_path, read_parquet, repo_root, write_metrics
+from ..pipeline import dvclock, tracking
+from ..train.common import arm_dir, tokenizer_dir
+from ..train.loop import seed_everything
+from ..train.modeling import new_encoder, train_tokenizer
+from ..train.pretrain import pretrain_aligned
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,8 +59,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def pin(root, params: dict) -> None:
     """Paper profile: pin the hub model recorded by `prepare` (data/prepared/pretrain/model.json)."""
-    from ..io import read_json
-    from ..pretraining import pin_hub_model
+    from ..core.io import read_json
+    from ..train.pretrain import pin_hub_model
 
     model = read_json(root / "data" / "prepared" / "pretrain" / "model.json")
     with atomic_path(tokenizer_dir(root)) as tok_out, atomic_path(arm_dir(root, "baseline")) as base_out, \
@@ -72,6 +73,6 @@ def pin(root, params: dict) -> None:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("pretrain", main)

@@ -10,10 +10,11 @@ import argparse
 
 import pandas as pd
 
-from .. import config, dvclock, provenance, published
 from ..analysis import paired
-from ..io import read_parquet, repo_root
-from ..report import CONTROL_ARMS, TRAINING_LANGUAGE, build_report
+from ..core import config
+from ..core.io import read_parquet, repo_root
+from ..pipeline import dvclock
+from ..report import CONTROL_ARMS, TRAINING_LANGUAGE, build_report, provenance, published
 
 
 def _zero_shot(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -39,6 +40,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("report", main)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from .. import config, dvclock, tasks
+from ..core import config, tasks
+from ..core.io import read_parquet, repo_root, write_parquet
 from ..data import schema
 from ..data.subsample import subsample
-from ..io import read_parquet, repo_root, write_parquet
+from ..pipeline import dvclock
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +31,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("subsample", main)

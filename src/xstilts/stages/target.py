@@ -12,7 +12,7 @@ phases, as at every transfer in this study (the script carries the SocialIQA-tra
 The first phase is its own MLflow run (and restarts like any fine-tuning); the model's record names it.
 
 Data-parallel on N GPUs: `accelerate launch --multi_gpu --num_processes N -m xstilts.stages.target --arm A`
-(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.distributed);
+(or torchrun); rank 0 evaluates, tracks and writes, the other ranks train their shards (see xstilts.train.distributed);
 a killed data-parallel run restarts its unfinished models cleanly (epoch checkpoints are single-process)."""
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ import copy
 import time
 from pathlib import Path
 
-from .. import checkpoint, config, distributed, dvclock, tasks, tracking
-from ..common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
+from ..core import config, tasks
+from ..core.io import atomic_path, repo_root, write_metrics
 from ..data import schema
-from ..io import atomic_path, repo_root, write_metrics
+from ..pipeline import dvclock, tracking
+from ..train import checkpoint, distributed
+from ..train.common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
 
 FIRST_STAGE = "socialiqa"  # XTREME-R's first XCOPA phase (xstilts.data.hub.prepare.XCOPA_FIRST_STAGE)
 RECIPE_WITH_FIRST_STAGE = "socialiqa_then_copa"
@@ -59,8 +61,8 @@ def load_first_stage(root: Path):
 def train_first_stage(root: Path, params: dict, arm: str, cell, first, tok, lr: float, tune_run: str, ckpts: Path):
     """Phase 1 of XTREME-R's XCOPA recipe for one encoder: fine-tune it on SocialIQA; returns (the directory of the
     resulting encoder, its record for the model's model.json, the CellOutcome)."""
-    from ..cellrun import train_cell
-    from ..finetuning import hyper
+    from ..pipeline.cellrun import train_cell
+    from ..train.finetune import hyper
 
     train, dev = first
     p1 = first_stage_params(params)
@@ -106,8 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     recipe = params["target"]["xcopa_recipe"] if "xcopa" in targets else None
     first = load_first_stage(root) if recipe == RECIPE_WITH_FIRST_STAGE else None
     cells = cells_of(root, params, arm)
-    from ..cellrun import train_cell
-    from ..finetuning import hyper
+    from ..pipeline.cellrun import train_cell
+    from ..train.finetune import hyper
 
     metrics: dict = {}
     runs: dict = {}
@@ -159,6 +161,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("target", main)

@@ -15,12 +15,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .. import config, dvclock, tasks, tracking, tuning
-from ..common import control_encoder_dir, load_dataset, tokenizer, tuned_path
+from ..core import config, tasks
+from ..core.io import md5_file, repo_root, stable_seed, write_json, write_metrics
 from ..data import schema
 from ..data.subsample import subsample
-from ..finetuning import hyper, train_task
-from ..io import md5_file, repo_root, stable_seed, write_json, write_metrics
+from ..pipeline import dvclock, tracking, tuning
+from ..train.common import control_encoder_dir, load_dataset, tokenizer, tuned_path
+from ..train.finetune import hyper, train_task
 
 
 def study_definition(root: Path, params: dict, task: str, train_md5: str, dev_md5: str) -> dict:
@@ -157,6 +158,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..stagerun import run
+    from ..pipeline.stagerun import run
 
     run("tune", main)

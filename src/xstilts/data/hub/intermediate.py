@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...tasks import NLI_LABELS
+from ...core.tasks import NLI_LABELS
 from .. import schema
 from . import HubError, HubSpec, register, require_gold
 from .revisions import PINS

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ... import tasks as T
+from ...core import tasks as T
 from .. import schema
 from ..testsets import load_dictionaries, write_test_set
 from . import HubError, get, load_split
@@ -163,7 +163,7 @@ def revision_of(hp: dict, key: str) -> str:
 
 def mirror_files(params: dict) -> dict[str, list[Path]]:
     """{hub dataset key: the files `prepare_hub` reads from the local mirror `hub.data_dir`} (the same paths
-    `load` and `_anli_round` open), for the manual-inputs check (xstilts.inputs)."""
+    `load` and `_anli_round` open), for the manual-inputs check (xstilts.core.inputs)."""
     hp, st = params["hub"], params["study"]
     if not hp.get("data_dir"):
         return {}
@@ -201,9 +201,9 @@ def mirror_files(params: dict) -> dict[str, list[Path]]:
 
 def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
     """Write every dataset of the study into `out` (= data/prepared) from the hub (or its local mirror). Every
-    manual input (MUSE dictionaries, CCGbank, the mirror's files: xstilts.inputs) is checked before anything is
+    manual input (MUSE dictionaries, CCGbank, the mirror's files: xstilts.core.inputs) is checked before anything is
     read or downloaded."""
-    from ...inputs import require
+    from ...core.inputs import require
 
     require(params, Path.cwd())  # relative paths in params.yaml are relative to where the stage runs (the root)
     hp, st = params["hub"], params["study"]

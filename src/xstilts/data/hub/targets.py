@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...tasks import NER_LABELS, NLI_LABELS, PAWSX_LABELS, UPOS_LABELS  # noqa: F401 (re-exported)
+from ...core.tasks import NER_LABELS, NLI_LABELS, PAWSX_LABELS, UPOS_LABELS  # noqa: F401 (re-exported)
 from .. import schema
 from . import HubError, HubSpec, get, load_split, register, require_gold
 from .languages import ISO3, TYDIQA_PREFIXES, UDPOS_NAMES, XTREME

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from . import config
-from .io import atomic_path, repo_root
+from ..core import config
+from ..core.io import atomic_path, repo_root
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
@@ -51,9 +51,9 @@ EXIT_MISSING_INPUTS = 3
 
 
 def _manual_inputs(params: dict, root: Path) -> int:
-    """Print the profile's manual inputs (xstilts.inputs); EXIT_MISSING_INPUTS when one is missing, so that
+    """Print the profile's manual inputs (xstilts.core.inputs); EXIT_MISSING_INPUTS when one is missing, so that
     `xstilts check && dvc repro` stops before DVC touches any output."""
-    from . import inputs
+    from ..core import inputs
 
     items = inputs.manual_inputs(params, root)
     print("\n".join(["", *inputs.render(items)]))
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "inputs (exit 3 if one is missing)")
     pl.add_argument("--throughput", type=float, default=None,
                     help="training examples/s per GPU, > 0 (default: benchmarks/gpu_throughput.json when a GPU "
-                         "measurement is recorded, else xstilts.plan.Assumptions)")
+                         "measurement is recorded, else xstilts.cli.plan.Assumptions)")
     a = sub.add_parser("adversaries", help="list the adversary registry and show one clean/adversarial example "
                                              "per target task and adversary from data/prepared")
     a.add_argument("--lang", default="ea", help="language of the examples (default: ea; falls back to the last "
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             print("params.yaml: ok")
             return _manual_inputs(params, root)
         else:
-            from .provenance import verify
+            from ..report.provenance import verify
 
             try:
                 problems = verify(root / args.report, root / "dvc.lock", root=root)

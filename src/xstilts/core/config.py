@@ -147,9 +147,7 @@ def _nonempty_unique(values: list, key: str) -> None:
 
 def validate(p: dict) -> dict:
     """Raise ConfigError on the first problem; return `p` unchanged when valid."""
-    from .adversaries import (
-        REGISTRY as ADV,  # local import: the registry imports formats
-    )
+    from ..adversaries import REGISTRY as ADV  # local import: the registry imports formats
 
     _walk(p, SCHEMA, "")
     _ranges(p)
@@ -340,8 +338,8 @@ def validate(p: dict) -> dict:
 
 def _validate_hub(p: dict, adversaries: dict) -> None:
     """The `hub` section of the paper profile (real datasets at pinned revisions)."""
-    from .data.hub.languages import VERSIONS
-    from .data.hub.prepare import TARGET_SOURCES
+    from ..data.hub.languages import VERSIONS
+    from ..data.hub.prepare import TARGET_SOURCES
 
     if "hub" not in p:
         raise ConfigError("params.yaml: `study.source` is 'hub' but the `hub` section is missing "
@@ -354,7 +352,7 @@ def _validate_hub(p: dict, adversaries: dict) -> None:
     for key in ("data_dir", "ccg_path"):
         if hp.get(key) is not None and not isinstance(hp[key], str):
             raise ConfigError(f"params.yaml: `hub.{key}` must be a path or null, got {hp[key]!r}")
-    # a missing mirror is a missing manual input (xstilts.inputs): check/plan list it, prepare refuses before work
+    # a missing mirror is a missing manual input (xstilts.core.inputs): check/plan list it, prepare refuses before work
     if "ccg" in p["study"]["intermediate_tasks"] and not hp.get("ccg_path"):
         raise ConfigError("params.yaml: `hub.ccg_path` is null but `study.intermediate_tasks` lists ccg: CCGbank is "
                           "licensed (LDC2005T13) and never downloaded; set hub.ccg_path to your copy or drop ccg")

@@ -23,14 +23,14 @@ LOG_DIR = ".logs"
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose message is the whole story (they name the file/key/service and the fix)."""
-    from .config import ConfigError
+    from ..core.config import ConfigError
+    from ..train.loop import Diverged
     from .dvclock import LockMismatchError
-    from .training import Diverged
 
     errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                                          PermissionError, ValueError, LockMismatchError, Diverged]
     try:  # the hub source is optional at import time (it imports `datasets` lazily, HubError does not)
-        from .data.hub import HubError
+        from ..data.hub import HubError
         errors.append(HubError)
     except Exception:  # noqa: BLE001 - a broken optional import must not hide the user's error
         pass
@@ -51,7 +51,7 @@ def stage_id(name: str, argv: list[str] | None = None) -> str:
 
 
 def _log_path(stage: str) -> Path:
-    from .io import repo_root
+    from ..core.io import repo_root
 
     rank = os.environ.get("RANK", "0")
     suffix = f".rank{rank}" if rank not in ("", "0") else ""

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .formats import Feature
-from .io import atomic_path
+from ..core.io import atomic_path
+from ..formats import Feature
 
 VERSION = 2  # 2: span QA windows (doc_stride), tagging windows, multiple-choice truncation counts
 ENV = "XSTILTS_FEATURE_CACHE"
@@ -41,7 +41,7 @@ def cache_dir() -> Path | None:
     value = os.environ.get(ENV)
     if value is not None:
         return None if value.strip().lower() in _OFF else Path(value)
-    from .io import repo_root
+    from ..core.io import repo_root
 
     return repo_root() / ".cache" / "features"
 
@@ -66,7 +66,7 @@ def code_digest(fmt) -> str:
     """The code that turns rows into features: the format's module, the Feature type, this module."""
     import tokenizers
 
-    from . import formats
+    from .. import formats
 
     h = hashlib.sha256(f"v{VERSION} tokenizers {tokenizers.__version__}".encode())
     for file in (sys.modules[type(fmt).__module__].__file__, formats.__file__, __file__):

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import featcache, formats, tasks
-from .cells import CONTROL_SIZE_LABEL, cell_name
-from .data import schema
-from .io import md5_file, read_json, read_parquet
+from .. import formats
+from ..core import tasks
+from ..core.cells import CONTROL_SIZE_LABEL, cell_name
+from ..core.io import md5_file, read_json, read_parquet
+from ..data import schema
+from . import featcache
 from .modeling import TaskModel, load_encoder, load_tokenizer
 
 
@@ -59,7 +61,7 @@ class Dataset:
     def features(self, tok, max_length: int, train: bool, **options) -> list:
         """Tokenised features, computed once per (tokenizer, max_length, train, encode options: span QA's
         doc_stride) and reused across models; for the file's own rows also cached on disk across processes and
-        stages (xstilts.featcache, keyed by the file's md5). Do not modify `df` in place."""
+        stages (xstilts.train.featcache, keyed by the file's md5). Do not modify `df` in place."""
         key = (id(tok), max_length, train, tuple(sorted(options.items())))
         if key not in self._features:
             if self._file_df is not None and self._file_df is self.df:
@@ -122,7 +124,7 @@ class Cell:
 
 def cells_of(root: Path, params: dict, arm: str) -> list[Cell]:
     """Every encoder of one arm, checked to exist."""
-    from . import config
+    from ..core import config
 
     seeds = params["study"]["seeds"]
     if arm in tasks.CONTROLS:

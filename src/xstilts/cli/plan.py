@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config, tasks
+from ..core import config, tasks
 
 # English training sizes of the hub versions (paper-and-datasets reference §1.2, §2, §4.2 [V]; COPA 400).
 HUB_TARGET_TRAIN = {"xnli": 392702, "pawsx": 49175, "udpos": 21253, "panx": 20000, "xquad": 87599,
@@ -89,7 +89,7 @@ def assumptions_for(root: Path, throughput: float | None = None) -> tuple[Assump
 def _eval_sizes(params: dict, target: str) -> tuple[int, int]:
     """(examples per language, number of languages) of one target task's clean test set."""
     if params["study"]["source"] == "hub":
-        from .data.hub.prepare import target_languages
+        from ..data.hub.prepare import target_languages
 
         langs, _ = target_languages(params["hub"], target)
         return HUB_EVAL_PER_LANGUAGE[target], len(langs)
@@ -112,7 +112,7 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
     tsize = {t: (HUB_TARGET_TRAIN[t] if hub else params["prepare"]["target_train_size"][t]) for t in targets}
     inter_cells = len(st["intermediate_tasks"]) * len(labels) * seeds
     cells = inter_cells + sum(seeds for arm in st["arms"] if arm in tasks.CONTROLS)
-    from .finetuning import hyper
+    from ..train.finetune import hyper
 
     epochs = {t: hyper(params, t)["epochs"] for t in st["intermediate_tasks"] + targets}
     seconds = 0.0  # training, per format at its rate

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-BOS, PAD, EOS, UNK, MASK = range(5)
+from ..core.vocab import BOS, EOS, MASK, PAD, SPECIALS, UNK  # noqa: F401 (re-exported: the encoder's ids)
+
 ATTENTION = "sdpa"  # torch's scaled_dot_product_attention (flash / memory-efficient kernels on GPU), on every encoder
 
 

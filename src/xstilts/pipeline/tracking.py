@@ -80,7 +80,7 @@ def _ensure_experiment(mlflow, root: Path, stage: str) -> str:
 
 @functools.cache
 def git_commit(root: str) -> str:
-    from .vcs import git_commit as _commit
+    from ..core.vcs import git_commit as _commit
 
     return _commit(Path(root))
 
@@ -145,7 +145,7 @@ class NullRun:
 def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
               tags: dict | None = None) -> Iterator[Run]:
     """The stage's parent run (the `mlflow run` project run when there is one); a NullRun off rank 0."""
-    from . import distributed
+    from ..train import distributed
 
     if not distributed.is_main():
         yield NullRun()
@@ -169,7 +169,7 @@ def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
 def child_run(root: Path, stage: str, run_name: str, params: dict | None = None,
               tags: dict | None = None) -> Iterator[Run]:
     """A run nested under the active stage run; a NullRun off rank 0."""
-    from . import distributed
+    from ..train import distributed
 
     if not distributed.is_main():
         yield NullRun()

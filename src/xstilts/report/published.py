@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from .cells import CONTROL_SIZE_LABEL
+from ..core.cells import CONTROL_SIZE_LABEL
 
 REFERENCE_PATH = Path("data") / "reference" / "xstilts_published.csv"
 COLUMNS = ("claim", "model", "benchmark", "split", "task", "metric", "value", "source_key", "source", "status",

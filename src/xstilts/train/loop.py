@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.io import stable_seed
+from ..formats import Feature, Format
 from . import distributed
-from .formats import Feature, Format
-from .io import stable_seed
 from .modeling import TaskModel
 
 
@@ -105,7 +105,7 @@ def runtime_path(model: torch.nn.Module, dev: torch.device, *, fused: bool, comp
     encoder = getattr(model, "encoder", model)
     attn = getattr(getattr(encoder, "config", None), "_attn_implementation", None) or "n/a"
     cuda = dev.type == "cuda"
-    from . import portable
+    from ..core import portable
 
     return {"runtime.device": torch.cuda.get_device_name(dev) if cuda else "cpu",
             "runtime.dtype": "bfloat16 autocast" if cuda else "float32",
@@ -183,7 +183,7 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     """Train `model` in place; one optimizer step per `grad_accum` batches of `batch_size` (effective batch =
     batch_size x grad_accum). `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop.
     `compile`: torch.compile the training forward (True = inductor, or a backend name).
-    `checkpoint`: a directory for epoch checkpoints (xstilts.checkpoint); a run with the same inputs resumes
+    `checkpoint`: a directory for epoch checkpoints (xstilts.train.checkpoint); a run with the same inputs resumes
     after the last completed epoch there (`on_epoch` is not called again for restored epochs). Single-process
     only: a data-parallel run killed mid-way restarts cleanly instead.
 
@@ -355,7 +355,7 @@ def evaluate(model: TaskModel, fmt: Format, df, feats: list[Feature], metric: st
     """(aggregate score, per-example scores, predictions) on the rows of `df` (features cover every row). A row
     encoded as several features (span QA windows, long tagging sentences) gets one prediction from all of them
     (`formats.combine_rows`: the format's `combine` hook)."""
-    from .formats import combine_rows
+    from ..formats import combine_rows
 
     preds = predict(model, fmt, feats, batch_size)
     by_row = combine_rows(fmt, df, feats, preds)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .io import stable_seed
+from ..core.io import stable_seed
 
 
 def align_embeddings(weight: torch.Tensor, vocab: dict[str, int], lexicon: pd.DataFrame,
@@ -78,8 +78,8 @@ def pretrain_aligned(tok, texts: list[str], lexicon: pd.DataFrame, params: dict,
     `pretrain.seed`; the aflite stage with its own seed, for a reference encoder independent of every arm."""
     from transformers import XLMRobertaForMaskedLM
 
+    from .loop import mlm_pretrain, seed_everything
     from .modeling import MASK, PAD, SPECIALS, encoder_config, quiet_transformers
-    from .training import mlm_pretrain, seed_everything
 
     quiet_transformers()
     p = params["pretrain"]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import tasks
-from .adversaries import PERTURBATION, REGISTRY
-from .data import schema
+from ..adversaries import PERTURBATION, REGISTRY
+from ..core import tasks
+from ..data import schema
 
 FIELDS = {"pair": ("text_a", "text_b", "label"), "mc": ("context", "choices", "label"),
           "span": ("question", "context", "answers_text"), "tagging": ("tokens", "tags"),

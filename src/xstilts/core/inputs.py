@@ -95,7 +95,7 @@ def _muse(params: dict, root: Path) -> list[ManualInput]:
     if not switching or setting == "generated":
         return []
     if params["study"]["source"] == "hub":
-        from .data.hub.prepare import target_languages
+        from ..data.hub.prepare import target_languages
 
         tested = {lang for t in switching for lang in target_languages(params["hub"], t)[0]}
     else:
@@ -138,7 +138,7 @@ def _mirror(params: dict, root: Path) -> list[ManualInput]:
     hp = params["hub"]
     if not hp.get("data_dir"):
         return []
-    from .data.hub.prepare import mirror_files
+    from ..data.hub.prepare import mirror_files
 
     out = []
     for key, files in sorted(mirror_files(params).items()):

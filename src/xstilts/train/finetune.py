@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import common, distributed
 from .common import Dataset
-from .training import FitResult, evaluate, fit
+from .loop import FitResult, evaluate, fit
 
 
 def hyper(params: dict, task: str) -> dict:
@@ -28,7 +28,8 @@ def max_length(params: dict, task: str) -> int:
 
 def encode_options(params: dict, task: str) -> dict:
     """The keyword options with which `task`'s format encodes its rows ({"doc_stride": ...} for span QA)."""
-    from . import formats, tasks
+    from .. import formats
+    from ..core import tasks
 
     return formats.encode_options(formats.get(tasks.get(task).format), hyper(params, task))
 

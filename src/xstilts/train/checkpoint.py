@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import atomic_path, pid_alive
+from ..core.io import atomic_path, pid_alive
 
 _PREFIX = "epoch-"
 

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .io import md5_file
-from .vcs import UNKNOWN, git_commit
+from ..core.io import md5_file
+from ..core.vcs import UNKNOWN, git_commit
 
 DATA_PREFIXES = ("data/",)
 REPORT_PREFIXES = ("data/", "results/", "predictions/")

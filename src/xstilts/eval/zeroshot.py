@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import formats, tasks
-from .common import Dataset, load_dataset
-from .data import schema
-from .training import evaluate
+from .. import formats
+from ..core import tasks
+from ..data import schema
+from ..train.common import Dataset, load_dataset
+from ..train.loop import evaluate
 
 
 def chance(task: tasks.Task, df: pd.DataFrame) -> float:
@@ -79,11 +80,11 @@ def qa_scores(fmt, df: pd.DataFrame, preds: list, metric: str, f1: float) -> dic
 def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_size: int, rule=None,
                    options: dict | None = None):
     """(result rows, prediction rows) of one model on every (language, subset). With a health `rule`
-    (xstilts.health.Rule), every clean row also carries the model's health on that test set (`health_*`).
+    (xstilts.train.health.Rule), every clean row also carries the model's health on that test set (`health_*`).
     `options`: the format's encode options (span QA's doc_stride; finetuning.encode_options). Every row also
     carries `em` and `em_f1_mean` (QA; NaN otherwise) and what encoding cut or split in that file
     (`formats.truncation_counts`: n_inputs, n_split, n_truncated, ...)."""
-    from . import health
+    from ..train import health
 
     info = tasks.get(target)
     results, predictions = [], []

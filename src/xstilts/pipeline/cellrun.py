@@ -1,5 +1,5 @@
 """Pipeline glue shared by the intermediate, target and aflite stages: fine-tune one model, check it against the
-degenerate-model rule of params.yaml (:mod:`xstilts.health`, on the English dev set only, never test data) and
+degenerate-model rule of params.yaml (:mod:`xstilts.train.health`, on the English dev set only, never test data) and
 restart it from a new seed while it is degenerate, as STILTs did for unstable fine-tunings (Phang et al. 2018).
 
 - Attempt 0 uses the cell's own seed, so a healthy model is exactly the one a run without restarts trains;
@@ -16,11 +16,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import distributed, health, tracking
-from .common import Dataset
-from .finetuning import train_task
-from .io import stable_seed
-from .training import Diverged
+from ..core.io import stable_seed
+from ..train import distributed, health
+from ..train.common import Dataset
+from ..train.finetune import train_task
+from ..train.loop import Diverged
+from . import tracking
 
 
 def attempt_seed(seed: int, attempt: int) -> int:

@@ -1,7 +1,7 @@
 """Is a fine-tuned model degenerate? One rule, fixed in params.yaml before any test data is seen, applied to a
 model's predictions on a labelled set: the training stages apply it to the English dev set after every
-fine-tuning (a degenerate run is restarted from a new seed, see :mod:`xstilts.cellrun`), the report applies it to
-the clean English test predictions for its model-health section.
+fine-tuning (a degenerate run is restarted from a new seed, see :mod:`xstilts.pipeline.cellrun`), the report applies
+it to the clean English test predictions for its model-health section.
 
 A model is **degenerate** when
 
