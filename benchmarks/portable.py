@@ -20,7 +20,8 @@ WORK = r"""
 import time
 import xstilts
 import torch
-from xstilts import formats, modeling, training
+from xstilts import formats
+from xstilts.train import loop as training, modeling
 from xstilts.data import synthetic
 from xstilts.data.world import ENGLISH, Lexicon
 import pandas as pd

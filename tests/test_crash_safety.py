@@ -31,7 +31,8 @@ import pandas as pd
 import torch
 from safetensors.torch import save_model
 
-from xstilts import formats, modeling, training
+from xstilts import formats
+from xstilts.train import loop as training, modeling
 
 torch.set_num_threads(1)
 out, ckpt, sleep, epochs = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
@@ -161,7 +162,7 @@ def test_a_checkpoint_of_other_inputs_is_discarded(tmp_path):
 KILLED_WRITER = r"""
 import os, signal, sys
 from pathlib import Path
-from xstilts import io
+from xstilts.core import io
 with io.atomic_path(Path(sys.argv[1])) as tmp:
     tmp.mkdir()
     (tmp / "half.bin").write_bytes(b"x" * 1000)
@@ -193,7 +194,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from xstilts import config, tracking
+from xstilts.core import config
+from xstilts.pipeline import tracking
 from xstilts.data.sources import SOURCES
 from xstilts.core.io import write_json
 from xstilts.train.modeling import encoder_config, new_encoder, train_tokenizer
@@ -217,7 +219,7 @@ tracking.setup_experiments(root)  # the MLflow store, created once
 STAGE = r"""
 import sys, time
 import torch
-from xstilts import training
+from xstilts.train import loop as training
 torch.set_num_threads(1)
 sleep = float(sys.argv[1])
 if sleep:  # slow batches: the test kills the stage inside an epoch

@@ -27,7 +27,8 @@ SETUP = r"""
 import shutil, sys
 from pathlib import Path
 import pandas as pd, yaml
-from xstilts import config, tracking
+from xstilts.core import config
+from xstilts.pipeline import tracking
 from xstilts.data import schema
 from xstilts.data.sources import SOURCES
 from xstilts.data.testsets import write_test_set

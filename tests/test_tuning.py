@@ -142,7 +142,7 @@ def _worker_script(storage: str, name: str, n_trials: int, exclusive: bool, **ob
     return textwrap.dedent(OBJECTIVE) + textwrap.dedent(f"""
         import functools, sys
         from pathlib import Path
-        from xstilts import tuning
+        from xstilts.pipeline import tuning
         storage = tuning.open_storage({storage!r}, Path("."))
         tuning.search_lr(functools.partial(objective, **{objective_kwargs!r}), seed=3, n_trials={n_trials},
                          lr_low=1e-5, lr_high=1e-1, pruner="none", study_name={name!r}, storage=storage,
