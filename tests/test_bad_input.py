@@ -92,3 +92,53 @@ def test_tracking_server_down_fails_early_naming_it(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=f"MLflow tracking server http://127.0.0.1:{port} is not reachable"):
         with tracking.stage_run(tmp_path, "tune", "x"):
             pass
+
+
+def _cli(monkeypatch, root, *argv):
+    from xstilts import cli
+
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.setenv("XSTILTS_ROOT", str(root))
+    return cli.main(list(argv))
+
+
+def test_verify_report_names_a_file_that_is_not_a_report(tmp_path, monkeypatch, capsys):
+    (tmp_path / "params.yaml").write_text("profile: default\n")
+    assert _cli(monkeypatch, tmp_path, "verify-report", "--report", "params.yaml") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "params.yaml: not a report" in err[0] and "correlation.json" in err[0]
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    assert _cli(monkeypatch, tmp_path, "verify-report", "--report", "other.json") == 1
+    assert "other.json: not a report (no `provenance` section" in capsys.readouterr().err
+
+
+def test_adversaries_refuses_an_unknown_language_and_an_index_beyond_every_set(tmp_path, monkeypatch, capsys):
+    import json
+
+    from xstilts.data import schema
+
+    d = tmp_path / "data" / "prepared" / "targets" / "xnli"
+    d.mkdir(parents=True)
+    (d / "task.json").write_text(json.dumps({"task": "xnli", "languages": ["en", "ea"],
+                                             "adversaries": ["char_noise"]}))
+    clean = pd.DataFrame({"id": ["a", "b"], "lang": ["ea", "ea"], "text_a": ["x y", "z"], "text_b": ["x", "w"],
+                          "label": [0, 2], "meta": ["", ""]})
+    io.write_parquet(clean, schema.test_path(tmp_path, "xnli", "ea"))
+    adv = clean.assign(id=["a~n", "b~n"], source_id=["a", "b"], text_a=["x yy", "zz"])
+    io.write_parquet(adv, schema.adversarial_path(tmp_path, "xnli", "char_noise", "ea"))
+    assert _cli(monkeypatch, tmp_path, "adversaries", "--lang", "ea", "--index", "1") == 0
+    assert "zz" in capsys.readouterr().out
+    for argv, message in ((["--lang", "zz"], "--lang 'zz': not a language of the prepared data (ea, en)"),
+                          (["--index", "-1"], "--index -1: expected an example number >= 0"),
+                          (["--index", "100000"], "--index 100000: beyond every adversarial set of 'ea' "
+                                                  "(the largest has 2 examples")):
+        assert _cli(monkeypatch, tmp_path, "adversaries", *argv) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_an_out_of_range_label_names_the_file_and_the_example(xnli_file):
+    df = pd.read_parquet(xnli_file).assign(label=[0, 7])
+    io.write_parquet(df, xnli_file)
+    with pytest.raises(ValueError, match=r"en.parquet: label 7 of example 'b' is outside xnli's 3 labels \(0..2: "
+                                         r"entailment, neutral, contradiction\)"):
+        load_dataset("xnli", xnli_file)

@@ -125,6 +125,20 @@ def test_fit_killed_mid_epoch_resumes_bit_identical(tmp_path):
     assert state["final"] and "optimizer" not in state
 
 
+def test_a_torn_checkpoint_is_removed_and_training_starts_over(tmp_path):
+    """A truncated model.safetensors in the newest checkpoint (a crash or a full disk mid-write) does not block the
+    run: it is reported with its path, removed, and the fit trains from the start to the uninterrupted result."""
+    ckpt = tmp_path / "ckpt"
+    _done(_fit(tmp_path / "first", ckpt, 0.0, 1))  # one finished epoch: ckpt/epoch-0000
+    weights = ckpt / "epoch-0000" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    log = _done(_fit(tmp_path / "again", ckpt, 0.0, 1))
+    assert f"checkpoint {ckpt / 'epoch-0000'}: unreadable" in log and "removed" in log
+    assert json.loads((tmp_path / "again" / "result0.json").read_text())["resumed"] == 0
+    assert (tmp_path / "again" / "model0.safetensors").read_bytes() == \
+        (tmp_path / "first" / "model0.safetensors").read_bytes()
+
+
 def test_a_checkpoint_of_other_inputs_is_discarded(tmp_path):
     """Another learning rate, seed or training set changes the fingerprint: the old checkpoint is not applied."""
     import torch

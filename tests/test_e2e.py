@@ -242,3 +242,10 @@ def test_mlflow_run_runs_a_single_stage(smoke_repo):
     proc = _run(["mlflow", "run", ".", "-e", "intermediate", "-P", "task=squad", "--env-manager", "local",
                  "--experiment-name", "xstilts-intermediate"], smoke_repo)
     assert "intermediate: squad" in proc.stdout + proc.stderr
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{smoke_repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("xstilts-intermediate")
+    runs = client.search_runs([exp.experiment_id], filter_string="tags.dvc_stage = 'manual'")
+    project = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert project and project[0].data.tags["mlflow.runName"] == "intermediate-squad"  # named after its stage

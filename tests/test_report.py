@@ -364,7 +364,16 @@ def test_collect_and_verify(results: pd.DataFrame, tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "dvc.lock", root / "dvc.lock")
     shutil.copy(FIXTURES / "params.yaml", root / "params.yaml")
     prov = P.collect(root, results)
-    assert set(prov) == {"git_commit", "params_sha256", "data", "inputs", "runs", "sizes"}
+    assert set(prov) == {"git_commit", "params_sha256", "data", "inputs", "runs", "sizes", "environment"}
+    env = prov["environment"]  # the software and CPU the report was built with
+    import torch
+
+    assert env["packages"]["torch"] == torch.__version__ and env["python"] and env["cpu"]
+    assert env["portable"] is (env["kernel_pins"]["MKL_CBWR"] == "COMPATIBLE")
+    from xstilts.report.markdown import provenance_markdown
+
+    md = provenance_markdown(prov)
+    assert f"torch {torch.__version__}" in md and "| CPU |" in md
     full = results[results.size_label == "full"].groupby("arm").train_size.max()
     assert {s["task"]: s["train_examples"] for s in prov["sizes"]} == full.to_dict()
     task_dir = root / "data" / "prepared" / "intermediate" / prov["sizes"][0]["task"]

@@ -106,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "adversaries":
             from .showcase import show
 
-            print("\n".join(show(root, args.lang, args.index)))
+            try:
+                print("\n".join(show(root, args.lang, args.index)))
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
         elif args.cmd == "check":
             params = config.load(root / "params.yaml")
             print("params.yaml: ok")
@@ -128,7 +132,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -44,7 +44,9 @@ def example(root: Path, target: str, adversary: str, lang: str, index: int = 0) 
     info = tasks.get(target)
     adv = pd.read_parquet(schema.adversarial_path(root, target, adversary, lang))
     clean = pd.read_parquet(schema.test_path(root, target, lang)).set_index("id")
-    row = adv.iloc[min(index, len(adv) - 1)]
+    if index >= len(adv):
+        raise IndexError(len(adv))
+    row = adv.iloc[index]
     spec = REGISTRY[adversary]
     if spec.kind == PERTURBATION:
         src, pairing = clean.loc[row["source_id"]], "built from"
@@ -57,12 +59,20 @@ def example(root: Path, target: str, adversary: str, lang: str, index: int = 0) 
 
 
 def show(root: Path, lang: str, index: int = 0) -> list[str]:
+    """The registry, then one example per (target, adversary). ValueError (one line) for a language that no
+    prepared target has, or a negative index."""
+    if index < 0:
+        raise ValueError(f"--index {index}: expected an example number >= 0")
     lines = registry_lines()
     prepared = root / "data" / "prepared" / "targets"
     if not prepared.is_dir():
         return lines + ["", "(no prepared data: run `dvc repro prepare` to see examples)"]
-    for task_json in sorted(prepared.glob("*/task.json")):
-        meta = json.loads(task_json.read_text())
+    metas = [json.loads(p.read_text()) for p in sorted(prepared.glob("*/task.json"))]
+    known = sorted({lang for meta in metas for lang in meta["languages"]})
+    if lang not in known:
+        raise ValueError(f"--lang {lang!r}: not a language of the prepared data ({', '.join(known)})")
+    shown, sizes = 0, []
+    for meta in metas:
         langs = meta["languages"]
         use = lang if lang in langs else langs[-1]
         for adversary in meta.get("adversaries", []):
@@ -71,9 +81,17 @@ def show(root: Path, lang: str, index: int = 0) -> list[str]:
             except FileNotFoundError as exc:
                 lines += ["", f"{meta['task']} / {adversary}: {exc.filename} missing (run `dvc repro`)"]
                 continue
+            except IndexError as exc:
+                sizes.append(exc.args[0])
+                lines += ["", f"{meta['task']} / {adversary} ({use}): only {exc.args[0]} examples, no example {index}"]
+                continue
+            shown += 1
             lines += ["", f"== {ex['target']} / {ex['adversary']} ({ex['lang']}, {ex['n']} examples); "
                           f"clean side = {ex['pairing']}"]
             for side in ("clean", "adversarial"):
                 for f, v in ex[side].items():
                     lines.append(f"  {side[:5]:5s} {f:12s} {v}")
+    if not shown and any(meta.get("adversaries") for meta in metas):
+        raise ValueError(f"--index {index}: beyond every adversarial set of {lang!r} (the largest has "
+                         f"{max(sizes, default=0)} examples; numbers start at 0)")
     return lines

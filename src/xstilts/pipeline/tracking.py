@@ -152,11 +152,14 @@ def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
         return
     mlflow = _client(str(root))
     exp_id = _ensure_experiment(mlflow, root, stage)
-    if os.environ.get("MLFLOW_RUN_ID"):
+    project = bool(os.environ.get("MLFLOW_RUN_ID"))
+    if project:
         ctx = mlflow.start_run()  # attach to the project run created by `mlflow run`
     else:
         ctx = mlflow.start_run(experiment_id=exp_id, run_name=run_name)
     with ctx as run:
+        if project:  # `mlflow run` names its run at random: name it after the stage, as a DVC-run stage is
+            mlflow.set_tag("mlflow.runName", run_name)
         handle = Run(mlflow, run)
         handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
                      "xstilts_stage": stage, **(tags or {})})
@@ -167,8 +170,10 @@ def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
 
 @contextlib.contextmanager
 def child_run(root: Path, stage: str, run_name: str, params: dict | None = None,
-              tags: dict | None = None) -> Iterator[Run]:
-    """A run nested under the active stage run; a NullRun off rank 0."""
+              tags: dict | None = None, finished_on: tuple[type[BaseException], ...] = ()) -> Iterator[Run]:
+    """A run nested under the active stage run; a NullRun off rank 0. An exception of a `finished_on` type (e.g. a
+    pruned tuning trial: stopped on purpose, not failed) ends the run FINISHED and propagates; any other ends it
+    FAILED (KILLED on Ctrl-C)."""
     from ..train import distributed
 
     if not distributed.is_main():
@@ -178,13 +183,20 @@ def child_run(root: Path, stage: str, run_name: str, params: dict | None = None,
     parent = mlflow.active_run()
     kwargs = ({"experiment_id": parent.info.experiment_id} if parent
               else {"experiment_id": _ensure_experiment(mlflow, root, stage)})
-    with mlflow.start_run(run_name=run_name, nested=parent is not None, **kwargs) as run:
+    run = mlflow.start_run(run_name=run_name, nested=parent is not None, **kwargs)
+    try:
         handle = Run(mlflow, run)
         handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
                      "xstilts_stage": stage, **(tags or {})})
         if params:
             handle.params(params)
         yield handle
+    except BaseException as exc:
+        status = "FINISHED" if isinstance(exc, finished_on) else \
+            "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        mlflow.end_run(status=status)
+        raise
+    mlflow.end_run()
 
 
 def tag_run(root: Path, run_id: str, tags: dict[str, Any]) -> None:

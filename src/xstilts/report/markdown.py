@@ -337,11 +337,23 @@ def tests_markdown(corr: Mapping[str, Any], families: Mapping[str, Any], rp: Map
                                       "significant", "note"], body, "llrrrrrll")
 
 
+def _environment_rows(env: Mapping[str, Any]) -> list[list[str]]:
+    if not env:
+        return []
+    pins = env.get("kernel_pins", {})
+    return [["Python, platform", f"{env.get('python', '')}, {env.get('platform', '')}"],
+            ["CPU", f"{env.get('cpu', '')} ({env.get('cpu_count', '')} logical CPUs)"],
+            ["portable mode (CPU kernel pins)", ("on: " + ", ".join(f"{k}={v}" for k, v in sorted(pins.items()) if v))
+             if env.get("portable") else "off (each library picks its kernels for this CPU)"],
+            ["packages", ", ".join(f"{k} {v}" for k, v in sorted(env.get("packages", {}).items()))]]
+
+
 def provenance_markdown(provenance: Mapping[str, Any]) -> str:
     """Code, parameter and data versions, and the MLflow runs behind every model."""
     head = md_table(["item", "value"], [
         ["git commit", f"`{provenance.get('git_commit', 'unknown')}`"],
         ["params.yaml sha256", f"`{provenance.get('params_sha256', 'unknown')}`"],
+        *_environment_rows(provenance.get("environment", {})),
     ], "ll")
     data = sorted(provenance.get("data", []), key=lambda d: (d.get("path", ""), d.get("stage", "")))
     data_rows = [[str(d.get("stage", "")), f"`{d.get('path', '')}`", f"`{d.get('md5', '')}`",

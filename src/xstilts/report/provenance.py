@@ -111,7 +111,40 @@ def collect(root: Path, results: pd.DataFrame, inputs: Iterable[Path | str] = ()
         "inputs": input_hashes(root, inputs),
         "runs": run_table(results),
         "sizes": training_sizes(root, results),
+        "environment": environment(),
     }
+
+
+PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "pandas", "scipy", "statsmodels", "pyarrow", "mlflow",
+            "dvc", "optuna")
+
+
+def environment() -> dict[str, Any]:
+    """The machine and software the report was built with: Python, the main packages' versions, the CPU model and
+    the CPU kernel pins in force (xstilts.core.portable; empty values when portable mode is off). The training
+    stages log the same per run to MLflow (`runtime.*`)."""
+    import os
+    import platform
+    from importlib import metadata
+
+    from ..core import portable
+
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = UNKNOWN
+    cpu = platform.processor() or UNKNOWN
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
+            "cpu_count": os.cpu_count(), "portable": portable.enabled(),
+            "kernel_pins": {k: os.environ.get(k, "") for k in (*portable.SETTINGS, *portable.THREAD_VARS)},
+            "packages": versions}
 
 
 def training_sizes(root: Path, results: pd.DataFrame) -> list[dict[str, Any]]:
@@ -140,7 +173,13 @@ def verify(report_json: Path, lock: Path, prefixes: tuple[str, ...] | None = Non
     report_json = Path(report_json)
     if not report_json.exists():
         raise FileNotFoundError(f"{report_json}: missing (run `dvc repro report`)")
-    report = json.loads(report_json.read_text())
+    try:
+        report = json.loads(report_json.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{report_json}: not a report (expected the JSON that the report stage writes, "
+                         f"reports/correlation.json): {exc}") from None
+    if not isinstance(report, dict) or "provenance" not in report:
+        raise ValueError(f"{report_json}: not a report (no `provenance` section; expected reports/correlation.json)")
     prov = report.get("provenance", {})
     recorded = {d["path"]: d.get("md5", "") for d in prov.get("data", [])}
     if prefixes is None:

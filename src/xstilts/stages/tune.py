@@ -70,7 +70,8 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
                                     params={"task": task, "learning_rate": lr, "trial": number,
                                             "seed": tu["seed"], "sampler_seed": sampler_seed(params, task),
                                             "epochs": tu["epochs"],
-                                            "train_size": len(train.df)}, tags={"optuna_study": name}) as run:
+                                            "train_size": len(train.df)}, tags={"optuna_study": name},
+                                    finished_on=(tuning.Pruned,)) as run:  # pruned: stopped on purpose, not FAILED
                 trial_runs[number] = run.run_id
                 set_attr[number]("mlflow_run_id", run.run_id)
 

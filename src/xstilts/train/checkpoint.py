@@ -114,9 +114,15 @@ class EpochCheckpoint:
                       file=sys.stderr)
                 clear(self.path)
                 return 0, 0
-            load_model(model, str(ckpt / "model.safetensors"), strict=True,
-                       device=str(next(model.parameters()).device))
-            tensors = load_file(str(ckpt / "state.safetensors"))
+            try:  # both files are read whole before the model is touched: a torn file changes nothing
+                tensors = load_file(str(ckpt / "state.safetensors"))
+                load_model(model, str(ckpt / "model.safetensors"), strict=True,
+                           device=str(next(model.parameters()).device))
+            except Exception as exc:  # a truncated or corrupt file (a crash, a full disk): drop it, try an older one
+                print(f"checkpoint {ckpt}: unreadable ({type(exc).__name__}: {str(exc)[:120]}); removed, trying an "
+                      f"older checkpoint", file=sys.stderr)
+                shutil.rmtree(ckpt, ignore_errors=True)
+                continue
             if not state["final"]:
                 opt.load_state_dict(_optimizer_state(tensors, state["optimizer"]))
                 sched.load_state_dict(state["scheduler"])

@@ -71,9 +71,28 @@ class Dataset:
         return self._features[key]
 
 
+def check_labels(df: pd.DataFrame, info: tasks.Task, where: Path) -> None:
+    """Every gold label (pair: `label`; tagging: each of `tags`) is an index into the task's label inventory:
+    one line naming the file, before any model is built (torch would only say "Target 7 is out of bounds")."""
+    k = info.num_labels
+    if not k or df.empty:
+        return
+    col = {"pair": "label", "tagging": "tags"}.get(info.format)
+    if col is None or col not in df:
+        return
+    values = df[col].explode() if info.format == "tagging" else df[col]
+    values = pd.to_numeric(values.dropna(), errors="coerce")
+    bad = values[(values < 0) | (values >= k) | values.isna()]
+    if len(bad):
+        row = df.loc[bad.index[0]]
+        raise ValueError(f"{where}: {col} {bad.iloc[0]:g} of example {row['id']!r} is outside {info.name}'s "
+                         f"{k} labels (0..{k - 1}: {', '.join(info.labels)})")
+
+
 def load_dataset(task: str, path: Path, adversarial: bool = False) -> Dataset:
     info = tasks.get(task)
     df = schema.check(read_parquet(path), info.format, path, adversarial=adversarial)
+    check_labels(df, info, path)
     ds = Dataset(info, df, path, md5_file(path))
     ds._file_df = df
     return ds
