@@ -197,7 +197,10 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
         assert all(kv(r, "tags")["outcome"] == "healthy" or kv(r, "tags")["outcome"].startswith("degenerate")
                    for r in every)  # every attempt is a run with its outcome
         inter = [r for r in every if kv(r, "params")["attempt"] == "0"]
-        assert len(inter) == 2 * 3  # 2 tasks x 3 sizes x 1 seed (first attempts; restarts are extra runs)
+        study = yaml.safe_load((smoke_repo / "params.yaml").read_text())
+        n_cells = (len(study["study"]["intermediate_tasks"]) * len(study["subsample"]["sizes"])
+                   * len(study["study"]["seeds"]))
+        assert len(inter) == n_cells  # tasks x sizes x seeds (first attempts; restarts are extra runs)
         for r in inter:
             p, m, t = kv(r, "params"), kv(r, "metrics"), kv(r, "tags")
             assert {"intermediate_task", "train_size", "seed", "learning_rate"} <= set(p)
@@ -206,7 +209,8 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
             assert any(k.startswith("data.") and k.endswith(".md5") for k in t)
             assert t.get("mlflow.parentRunId")
         targets = [r for r in runs("target") if "target_task" in kv(r, "params") and kv(r, "params")["attempt"] == "0"]
-        assert len(targets) == (2 * 3 + 1) * 3  # (cells + baseline) x 3 target tasks
+        n_trained = sum(1 for t in study["study"]["target_tasks"] if t != "tatoeba")
+        assert len(targets) == (n_cells + len(study["study"]["seeds"])) * n_trained  # (cells + baseline) x targets
         assert {kv(r, "params")["target_task"] for r in targets} == {"xnli", "xquad", "panx"}
         trials = [r for r in runs("tune") if "trial" in kv(r, "params")]
         assert trials and all(kv(r, "tags").get("trial_state") in ("complete", "pruned", "failed") for r in trials)
