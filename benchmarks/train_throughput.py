@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from xstilts import formats
+from xstilts.core.vocab import PAD
 from xstilts.data import synthetic
 from xstilts.data.world import Lexicon
 from xstilts.train.loop import batches, fit, seed_everything
-from xstilts.train.modeling import PAD, TaskModel, encoder_config, new_encoder, train_tokenizer
+from xstilts.train.modeling import TaskModel, encoder_config, new_encoder, train_tokenizer
 
 MODEL = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128, "max_length": 96}
 

@@ -140,4 +140,7 @@ def test_every_seed_and_count_is_range_checked(params, key):
     node[last] = bad
     with pytest.raises(config.ConfigError, match=f"`{key}` must be"):
         config.validate(p)
+
+
+def test_the_range_check_covers_seeds_and_counts():
     assert any(k.endswith("seed") for k in INT_KEYS) and "pretrain.num_heads" in INT_KEYS

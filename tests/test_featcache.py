@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from xstilts import formats
-from xstilts.core import tasks
+from xstilts.core import tasks, vocab
 from xstilts.data import schema
 from xstilts.train import common, featcache, modeling
 
@@ -101,7 +101,7 @@ def test_changed_data_tokenizer_or_settings_miss(tmp_path, tok, cache, monkeypat
     write(tmp_path, "xnli", 30)  # back to the first content: its entry is still there
     assert same_features(common.load_dataset("xnli", path).features(tok, 48, train=True), base) and len(calls) == 4
     other = tmp_path / "tok2"  # a tokenizer with one more word
-    modeling.train_tokenizer([" ".join(modeling.SPECIALS)] + list(tok.get_vocab()) + ["zyzzyva"], other, 64)
+    modeling.train_tokenizer([" ".join(vocab.SPECIALS)] + list(tok.get_vocab()) + ["zyzzyva"], other, 64)
     common.load_dataset("xnli", path).features(modeling.load_tokenizer(other), 48, train=True)
     assert len(calls) == 5 and len(list(cache.glob("*.npz"))) == 5
 

@@ -12,13 +12,13 @@ import torch
 
 from xstilts import formats
 from xstilts.core.tasks import NER_LABELS, NLI_LABELS
+from xstilts.core.vocab import BOS, EOS, PAD, UNK
 from xstilts.data import synthetic
 from xstilts.data.world import ENGLISH, Lexicon
 from xstilts.formats.span import Span
 from xstilts.formats.tagging import IGNORE
 from xstilts.train import loop as training
 from xstilts.train import modeling
-from xstilts.train.modeling import BOS, EOS, PAD, UNK
 
 EXTRA = ["new york", "yes", "no", "maybe"]
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from xstilts import formats
-from xstilts.core import tasks
+from xstilts.core import tasks, vocab
 from xstilts.eval import zeroshot as evaluation
 from xstilts.formats.mc import truncated_lengths
 from xstilts.formats.tagging import IGNORE
@@ -288,7 +288,7 @@ def test_mc_long_context_is_cut_the_choice_kept_and_counted(sp, behaviour):
     lost = feats[0].extra
     assert (lost[:, 0] > 0).all() and (lost[:, 1] == 0).all() and not feats[1].extra.any()
     for j, c in enumerate(choices):
-        ids = [i for i in feats[0].ids[j].tolist() if i != modeling.PAD]
+        ids = [i for i in feats[0].ids[j].tolist() if i != vocab.PAD]
         choice = tok.encode(c).ids[1:-1]
         assert len(ids) == 32 and ids[-len(choice) - 1:-1] == choice  # the whole choice, then </s>
         assert ids[1: 1 + 32 - 4 - len(choice)] == tok.encode(CTX).ids[1: 1 + 32 - 4 - len(choice)]

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from xstilts import formats
+from xstilts.core import vocab
 from xstilts.train import loop as training
 from xstilts.train import modeling
 
@@ -38,11 +39,11 @@ def test_encoders_use_sdpa_attention(tok, tmp_path, monkeypatch):
     sdpa = torch.nn.functional.scaled_dot_product_attention
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
                         lambda *a, **k: calls.append(1) or sdpa(*a, **k))
-    ids = torch.tensor([[modeling.BOS, 7, 8, modeling.EOS, modeling.PAD]])
+    ids = torch.tensor([[vocab.BOS, 7, 8, vocab.EOS, vocab.PAD]])
     for model in (enc, loaded):
         assert model.config._attn_implementation == modeling.ATTENTION == "sdpa"
         calls.clear()
-        model.eval()(input_ids=ids, attention_mask=(ids != modeling.PAD).long())
+        model.eval()(input_ids=ids, attention_mask=(ids != vocab.PAD).long())
         assert len(calls) == 2  # one fused attention call per layer: the SDPA kernel really runs
 
 

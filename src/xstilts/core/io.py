@@ -87,7 +87,8 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
 def _fsync_tree(tmp: Path) -> None:
     """Flush what was written under `tmp` to disk before it is renamed into place (a crash after the rename then
     never leaves a truncated file under the final name)."""
-    for f in ([tmp] if tmp.is_file() else sorted(p for p in tmp.rglob("*") if p.is_file()) if tmp.is_dir() else []):
+    files = sorted(p for p in tmp.rglob("*") if p.is_file()) if tmp.is_dir() else [tmp] if tmp.is_file() else []
+    for f in files:
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.vocab import PAD
 from ..formats import pad
-from ..train.modeling import PAD
 
 
 def split_pool(df: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:

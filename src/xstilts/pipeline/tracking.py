@@ -141,6 +141,15 @@ class NullRun:
     def dataset(self, df, name: str, path: Path, md5: str, context: str) -> None: ...
 
 
+def _opened(handle: Run, root: Path, stage: str, params: dict | None, tags: dict | None) -> Run:
+    """Tag a new run with the code version, the DVC stage and the xstilts stage (plus `tags`), log `params`."""
+    handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
+                 "xstilts_stage": stage, **(tags or {})})
+    if params:
+        handle.params(params)
+    return handle
+
+
 @contextlib.contextmanager
 def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
               tags: dict | None = None) -> Iterator[Run]:
@@ -160,12 +169,7 @@ def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
     with ctx as run:
         if project:  # `mlflow run` names its run at random: name it after the stage, as a DVC-run stage is
             mlflow.set_tag("mlflow.runName", run_name)
-        handle = Run(mlflow, run)
-        handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
-                     "xstilts_stage": stage, **(tags or {})})
-        if params:
-            handle.params(params)
-        yield handle
+        yield _opened(Run(mlflow, run), root, stage, params, tags)
 
 
 @contextlib.contextmanager
@@ -185,12 +189,7 @@ def child_run(root: Path, stage: str, run_name: str, params: dict | None = None,
               else {"experiment_id": _ensure_experiment(mlflow, root, stage)})
     run = mlflow.start_run(run_name=run_name, nested=parent is not None, **kwargs)
     try:
-        handle = Run(mlflow, run)
-        handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
-                     "xstilts_stage": stage, **(tags or {})})
-        if params:
-            handle.params(params)
-        yield handle
+        yield _opened(Run(mlflow, run), root, stage, params, tags)
     except BaseException as exc:
         status = "FINISHED" if isinstance(exc, finished_on) else \
             "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"

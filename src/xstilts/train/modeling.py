@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..core.vocab import BOS, EOS, MASK, PAD, SPECIALS, UNK  # noqa: F401 (re-exported: the encoder's ids)
+from ..core.vocab import BOS, EOS, PAD, SPECIALS
 
 ATTENTION = "sdpa"  # torch's scaled_dot_product_attention (flash / memory-efficient kernels on GPU), on every encoder
 

@@ -78,8 +78,9 @@ def pretrain_aligned(tok, texts: list[str], lexicon: pd.DataFrame, params: dict,
     `pretrain.seed`; the aflite stage with its own seed, for a reference encoder independent of every arm."""
     from transformers import XLMRobertaForMaskedLM
 
+    from ..core.vocab import MASK, PAD, SPECIALS
     from .loop import mlm_pretrain, seed_everything
-    from .modeling import MASK, PAD, SPECIALS, encoder_config, quiet_transformers
+    from .modeling import encoder_config, quiet_transformers
 
     quiet_transformers()
     p = params["pretrain"]
