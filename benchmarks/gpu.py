@@ -144,7 +144,7 @@ def count_parameters(model) -> tuple[int, int]:
 def measure(fmt: str, shape: dict, cfg: dict, dev: torch.device, steps: int, warmup: int, compile: bool,
             peak: float | None) -> dict:
     from xstilts import formats
-    from xstilts.train.loop import fit, runtime_path
+    from xstilts.train.loop import FitSettings, fit, runtime_path
     from xstilts.train.modeling import freeze_word_embeddings
 
     task, out_features = FORMATS[fmt]
@@ -155,8 +155,9 @@ def measure(fmt: str, shape: dict, cfg: dict, dev: torch.device, steps: int, war
     per_step = bs * accum
     feats = synthetic_features(fmt, per_step * (warmup + steps), length, cfg["vocab_size"], out_features, seed=1)
     f = formats.get(fmt)
-    kw = {"lr": 1e-5, "epochs": 1, "batch_size": bs, "grad_accum": accum, "warmup": shape["warmup"],
-          "weight_decay": shape["weight_decay"], "max_grad_norm": shape["max_grad_norm"], "compile": compile}
+    kw = {"lr": 1e-5, "settings": FitSettings(epochs=1, batch_size=bs, grad_accum=accum, warmup=shape["warmup"],
+                                              weight_decay=shape["weight_decay"],
+                                              max_grad_norm=shape["max_grad_norm"], compile=compile)}
     cuda = dev.type == "cuda"
     if warmup:  # kernels, cuBLAS workspaces, the allocator (and torch.compile, if asked)
         fit(model, f, feats[: per_step * warmup], seed=0, label=f"gpu-check {fmt} warm-up", **kw)

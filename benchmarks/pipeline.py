@@ -19,9 +19,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from xstilts.devtools import copy_worktree
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the tests' helpers (tests/devtools.py) are not part of the package
+from tests.devtools import copy_worktree  # noqa: E402
+
 BUDGET = {"default": 600.0, "smoke": 120.0}
 
 

@@ -38,8 +38,8 @@ cfg = modeling.encoder_config(tok.get_vocab_size(), {"hidden_size": 64, "num_lay
                                                      "intermediate_size": 128, "max_length": 96})
 model = modeling.TaskModel(modeling.new_encoder(cfg), fmt.out_features(3))
 t0 = time.perf_counter()
-training.fit(model, fmt, feats, lr=3e-3, epochs=3, batch_size=32, warmup=0.1, weight_decay=0.01, max_grad_norm=1.0,
-             seed=0)
+training.fit(model, fmt, feats, training.FitSettings(epochs=3, batch_size=32, warmup=0.1, weight_decay=0.01,
+                                                  max_grad_norm=1.0), lr=3e-3, seed=0)
 print(time.perf_counter() - t0, torch.backends.cpu.get_cpu_capability())
 """  # noqa: E501 (a long line inside the script text; re-wrapping would change the string)
 

@@ -24,7 +24,7 @@ from xstilts import formats
 from xstilts.core.vocab import PAD
 from xstilts.data import synthetic
 from xstilts.data.world import Lexicon
-from xstilts.train.loop import batches, fit, seed_everything
+from xstilts.train.loop import FitSettings, batches, fit, seed_everything
 from xstilts.train.modeling import TaskModel, encoder_config, new_encoder, train_tokenizer
 
 MODEL = {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "intermediate_size": 128, "max_length": 96}
@@ -46,8 +46,8 @@ def model(vocab: int) -> TaskModel:
 
 def ours(vocab, fmt, feats, bs) -> float:
     m = model(vocab)
-    res = fit(m, fmt, feats, lr=2e-3, epochs=1, batch_size=bs, warmup=0.1, weight_decay=0.01, max_grad_norm=1.0,
-              seed=0, label="ours")
+    settings = FitSettings(epochs=1, batch_size=bs, warmup=0.1, weight_decay=0.01, max_grad_norm=1.0)
+    res = fit(m, fmt, feats, settings, lr=2e-3, seed=0, label="ours")
     return res.examples_per_second
 
 

@@ -33,13 +33,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from xstilts.core import config, tasks
+from xstilts.core import config, paths, sections, tasks
 from xstilts.core.io import repo_root, stable_seed
 from xstilts.data import schema, synthetic
 from xstilts.data.sources import lexicon_of
 from xstilts.data.subsample import subsample
 from xstilts.pipeline import tuning
-from xstilts.train.common import control_encoder_dir, load_dataset, tokenizer
+from xstilts.train.common import load_dataset, tokenizer
 from xstilts.train.finetune import max_length, train_task
 
 
@@ -57,7 +57,7 @@ def compare(task: str, *, params: dict, tok, encoder: Path, dev, sampler_seed: i
             pruner: str) -> dict:
     tu = params["tune"]
     info = tasks.get(task)
-    train = load_dataset(task, schema.task_dir(repo_root(), task) / "train.parquet")
+    train = load_dataset(task, paths.split_path(repo_root(), task, "train"))
     train = replace(train, df=subsample(train.df, info.format, min(tu["train_examples"], len(train.df)),
                                         tu["seed"], task))
     length = max_length(params, task)
@@ -79,13 +79,15 @@ def compare(task: str, *, params: dict, tok, encoder: Path, dev, sampler_seed: i
             return score
         return objective
 
-    common = dict(seed=sampler_seed, n_trials=trials, lr_low=tu["lr_low"], lr_high=tu["lr_high"])
+    space = replace(sections.of(params, "tune"), n_trials=trials)
     t0 = time.perf_counter()
-    pruned = tuning.search_lr(make("pruned"), pruner=pruner, study_name=f"pruned-{task}", **common)
+    pruned = tuning.search_lr(make("pruned"), replace(space, pruner=pruner), seed=sampler_seed,
+                              study_name=f"pruned-{task}")
     t_pruned = time.perf_counter() - t0
     lrs = [r.learning_rate for r in pruned.records]
     t0 = time.perf_counter()
-    tuning.search_lr(make("exhaustive"), pruner="none", study_name=f"exhaustive-{task}", enqueue=lrs, **common)
+    tuning.search_lr(make("exhaustive"), replace(space, pruner="none"), seed=sampler_seed,
+                     study_name=f"exhaustive-{task}", enqueue=lrs)
     t_exh = time.perf_counter() - t0
     best_lr = max(finals, key=finals.get)
     return {"task": task, "pruned": epochs_run["pruned"], "exhaustive": epochs_run["exhaustive"],
@@ -110,11 +112,11 @@ def main() -> None:
                  f"study.source = {params['study']['source']!r}: use --dev-examples 0 (the pipeline's dev sets)")
     root = repo_root()
     tok = tokenizer(root)
-    encoder = control_encoder_dir(root, "baseline")
+    encoder = paths.arm_dir(root, "baseline")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         devs = {t: (benchmark_dev(params, t, args.dev_examples, Path(tmp)) if args.dev_examples
-                    else load_dataset(t, schema.task_dir(root, t) / "dev.parquet")) for t in args.tasks}
+                    else load_dataset(t, paths.split_path(root, t, "dev"))) for t in args.tasks}
         for rep in range(args.repeats):
             seed = params["tune"]["seed"] if rep == 0 else stable_seed("benchmark-tuning", params["tune"]["seed"], rep)
             for task in args.tasks:

@@ -58,8 +58,9 @@ def train(tok, i: int, on_epoch=None):
     fmt = formats.get(name)
     feats = fmt.encode(rows(task, n), tok, 64, train=True)
     m = model(tok, fmt.out_features(7))
-    res = training.fit(m, fmt, feats, lr=3e-3, epochs=2, batch_size=bs, grad_accum=accum, warmup=0.1,
-                       weight_decay=0.01, max_grad_norm=1.0, seed=0, on_epoch=on_epoch)
+    settings = training.FitSettings(epochs=2, batch_size=bs, grad_accum=accum, warmup=0.1, weight_decay=0.01,
+                                    max_grad_norm=1.0)
+    res = training.fit(m, fmt, feats, settings, lr=3e-3, seed=0, on_epoch=on_epoch)
     return m, res
 
 

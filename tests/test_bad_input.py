@@ -115,7 +115,8 @@ def test_verify_report_names_a_file_that_is_not_a_report(tmp_path, monkeypatch, 
 def test_adversaries_refuses_an_unknown_language_and_an_index_beyond_every_set(tmp_path, monkeypatch, capsys):
     import json
 
-    from xstilts.data import schema
+    from xstilts.adversaries import subset_path
+    from xstilts.core import paths
 
     d = tmp_path / "data" / "prepared" / "targets" / "xnli"
     d.mkdir(parents=True)
@@ -123,9 +124,9 @@ def test_adversaries_refuses_an_unknown_language_and_an_index_beyond_every_set(t
                                              "adversaries": ["char_noise"]}))
     clean = pd.DataFrame({"id": ["a", "b"], "lang": ["ea", "ea"], "text_a": ["x y", "z"], "text_b": ["x", "w"],
                           "label": [0, 2], "meta": ["", ""]})
-    io.write_parquet(clean, schema.test_path(tmp_path, "xnli", "ea"))
+    io.write_parquet(clean, paths.test_path(tmp_path, "xnli", "ea"))
     adv = clean.assign(id=["a~n", "b~n"], source_id=["a", "b"], text_a=["x yy", "zz"])
-    io.write_parquet(adv, schema.adversarial_path(tmp_path, "xnli", "char_noise", "ea"))
+    io.write_parquet(adv, subset_path(tmp_path, "xnli", "char_noise", "ea"))
     assert _cli(monkeypatch, tmp_path, "adversaries", "--lang", "ea", "--index", "1") == 0
     assert "zz" in capsys.readouterr().out
     for argv, message in ((["--lang", "zz"], "--lang 'zz': not a language of the prepared data (ea, en)"),

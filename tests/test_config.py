@@ -144,3 +144,53 @@ def test_every_seed_and_count_is_range_checked(params, key):
 
 def test_the_range_check_covers_seeds_and_counts():
     assert any(k.endswith("seed") for k in INT_KEYS) and "pretrain.num_heads" in INT_KEYS
+
+
+# ---- the section dataclasses (xstilts.core.sections) -------------------------------------------------------------
+
+
+def test_every_profile_builds_into_frozen_section_objects(params):
+    import dataclasses
+
+    from xstilts.cli import profile_overlay
+    from xstilts.core import sections
+
+    profiles = [params] + [deep_merge(copy.deepcopy(params), profile_overlay(REPO, o.stem))
+                           for o in (REPO / "profiles").glob("*.yaml")]
+    for p in profiles:
+        typed = sections.build(sections.Params, config.validate(p))
+        assert typed.tune == sections.of(p, "tune") and typed.finetune.epochs == p["finetune"]["epochs"]
+        assert all(isinstance(typed.languages[k], sections.Language) for k in p["languages"])
+        assert (typed.hub is None) == ("hub" not in p)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            typed.tune.n_trials = 1  # type: ignore[misc]
+
+
+def test_the_schema_is_the_section_dataclasses(params):
+    """One statement of the keys: every field of every section is a required key of its type (an added field
+    is validated at once; a key the dataclasses lack is refused as unknown)."""
+    import dataclasses
+
+    from xstilts.core import sections
+
+    for name, cls in sections.SECTIONS.items():
+        if not dataclasses.is_dataclass(cls):
+            continue
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+        if name in config.SCHEMA:
+            assert list(config.SCHEMA[name]) == required, name
+    assert config.OPTIONAL == {"": ("hub",), "hub": ("data_dir", "ccg_path", "target_languages")}
+    assert config.SCHEMA["finetune"]["warmup"] == (int, float) and config.SCHEMA["finetune"]["compile"] is bool
+    p = copy.deepcopy(params)
+    p["tune"]["n_trails"] = 4
+    with pytest.raises(config.ConfigError, match="did you mean `tune.n_trials`"):
+        config.validate(p)
+
+
+def test_each_section_has_its_own_validator_and_they_run_in_file_order(params):
+    assert list(config.VALIDATORS) == [k for k in params if k in config.VALIDATORS]
+    assert set(config.VALIDATORS) == set(config.SCHEMA) - {"profile"}
+    p = copy.deepcopy(params)
+    p["report"]["alpha"] = 0.7
+    with pytest.raises(config.ConfigError, match="report.alpha"):
+        config.VALIDATORS["report"](p["report"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from xstilts.core import io
+from xstilts.core import io, paths
 
 from .conftest import REPO
 
@@ -64,8 +64,9 @@ def run():
     def on_epoch(epoch, m):
         preds = training.predict(m, fmt, dev_feats, 16)
         return float(np.mean(np.array(preds) == df.label.to_numpy()) * 100)
-    res = training.fit(model, fmt, feats, lr=5e-3, epochs=epochs, batch_size=4, warmup=0.1, weight_decay=0.01,
-                       max_grad_norm=1.0, seed=7, on_epoch=on_epoch, checkpoint=None if ckpt == "-" else Path(ckpt))
+    settings = training.FitSettings(epochs=epochs, batch_size=4, warmup=0.1, weight_decay=0.01, max_grad_norm=1.0)
+    res = training.fit(model, fmt, feats, settings, lr=5e-3, seed=7, on_epoch=on_epoch,
+                       checkpoint=None if ckpt == "-" else Path(ckpt))
     return model, res
 
 for i in range(2 if twice else 1):
@@ -144,8 +145,8 @@ def test_a_checkpoint_of_other_inputs_is_discarded(tmp_path):
     import torch
 
     from xstilts import formats
-    from xstilts.train import checkpoint, modeling
     from xstilts.train import loop as training
+    from xstilts.train import modeling
 
     df = pd.DataFrame({"id": ["a", "b", "c", "d"], "lang": "en", "text_a": ["x y", "y z", "z x", "x"],
                        "text_b": ["y", "z", "x", "y"], "label": [0, 1, 0, 1], "meta": ""})
@@ -159,7 +160,8 @@ def test_a_checkpoint_of_other_inputs_is_discarded(tmp_path):
         training.seed_everything(0)
         return modeling.TaskModel(modeling.new_encoder(cfg), 2)
 
-    kw = {"epochs": 2, "batch_size": 2, "warmup": 0.0, "weight_decay": 0.0, "max_grad_norm": 1.0, "seed": 1}
+    kw = {"settings": training.FitSettings(epochs=2, batch_size=2, warmup=0.0, weight_decay=0.0, max_grad_norm=1.0),
+          "seed": 1}
     torch.set_num_threads(1)
     ckpt = tmp_path / "ckpt"
     training.fit(model(), fmt, feats, lr=1e-3, checkpoint=ckpt, **kw)
@@ -170,13 +172,13 @@ def test_a_checkpoint_of_other_inputs_is_discarded(tmp_path):
     with torch.no_grad():
         m.head.bias.add_(1.0)  # other initial weights
     assert training.fit(m, fmt, feats[:3], lr=2e-3, checkpoint=ckpt, **kw).resumed == 0
-    assert checkpoint.stage_dir(tmp_path, "target", "baseline") == tmp_path / ".checkpoints" / "target" / "baseline"
+    assert paths.checkpoint_dir(tmp_path, "target", "baseline") == tmp_path / ".checkpoints" / "target" / "baseline"
 
 
 KILLED_WRITER = r"""
 import os, signal, sys
 from pathlib import Path
-from xstilts.core import io
+from xstilts.core import io, paths
 with io.atomic_path(Path(sys.argv[1])) as tmp:
     tmp.mkdir()
     (tmp / "half.bin").write_bytes(b"x" * 1000)

@@ -18,6 +18,7 @@ import yaml
 from safetensors.torch import load_file
 
 import xstilts
+from xstilts.core import paths
 from xstilts.data import schema
 from xstilts.train import loop as training
 from xstilts.train import modeling
@@ -89,8 +90,9 @@ def test_too_many_processes_for_the_batch_is_refused(monkeypatch):
     monkeypatch.setattr(distributed, "world_size", lambda: 8)
     monkeypatch.setattr(distributed, "rank", lambda: 0)
     with pytest.raises(ValueError, match="finetune.batch_size, finetune.grad_accum"):
-        training.fit(torch.nn.Linear(1, 1), None, [], lr=1e-3, epochs=1, batch_size=2, grad_accum=2, warmup=0.1,
-                     weight_decay=0.0, max_grad_norm=1.0, seed=0)
+        settings = training.FitSettings(epochs=1, batch_size=2, grad_accum=2, warmup=0.1, weight_decay=0.0,
+                                        max_grad_norm=1.0)
+        training.fit(torch.nn.Linear(1, 1), None, [], settings, lr=1e-3, seed=0)
 
 
 def test_single_process_stages_refuse_a_launcher(monkeypatch):
@@ -113,9 +115,9 @@ def _mini_repo(root: Path) -> None:
     (root / "dvc.yaml").write_text("stages: {}\n")
     train = pd.DataFrame(W.rows("mnli", 24))
     for label, df in (("12", train.iloc[:12]), ("full", train)):
-        schema.write(df.reset_index(drop=True), schema.subsample_path(root, "mnli", label), "pair")
+        schema.write(df.reset_index(drop=True), paths.subsample_path(root, "mnli", label), "pair")
     schema.write(pd.DataFrame(W.rows("mnli", 10)).assign(id=lambda d: d.id + "-dev"),
-                 schema.task_dir(root, "mnli") / "dev.parquet", "pair")
+                 paths.split_path(root, "mnli", "dev"), "pair")
     texts = [f"{a} {b}" for a, b in zip(train.text_a, train.text_b)]
     modeling.train_tokenizer(texts, root / "models" / "tokenizer", 96)
     vocab = modeling.load_tokenizer(root / "models" / "tokenizer").get_vocab_size()

@@ -1,5 +1,5 @@
 """dvc.yaml's code dependencies cannot drift from the code: each stage depends on exactly its own script and the
-project modules it imports, transitively (`xstilts.devtools.stage_code_deps`, derived from the import statements,
+project modules it imports, transitively (`tests.devtools.stage_code_deps`, derived from the import statements,
 lazy imports included), so editing any code a stage runs re-runs that stage and nothing else is listed."""
 
 from __future__ import annotations
@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from xstilts.devtools import import_closure, stage_code_deps
-
 from .conftest import REPO
+from .devtools import import_closure, stage_code_deps
 
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
@@ -23,7 +22,7 @@ def test_code_deps_are_the_import_closure(name):
     listed = sorted(d.split()[0] for d in _deps(STAGES[name]) if d.startswith("src/"))
     assert listed == stage_code_deps(REPO, name), (
         f"dvc.yaml stage {name!r}: code deps differ from its import closure; "
-        f"expected {stage_code_deps(REPO, name)} (`python -m xstilts.devtools` rewrites them)")
+        f"expected {stage_code_deps(REPO, name)} (`python -m tests.devtools` rewrites them)")
 
 
 def test_every_stage_module_is_a_stage_and_an_entry_point():
@@ -53,7 +52,8 @@ def test_params_audit_records_what_is_read(tmp_path, monkeypatch):
     import json
 
     from xstilts.core import config
-    from xstilts.devtools import audited_reads, params_mismatch
+
+    from .devtools import audited_reads, params_mismatch
 
     reads: set = set()
     p = config.Audited({"a": {"x": 1, "y": {"z": 2}}, "b": [1], "c": {"k": 3}}, reads)

@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from xstilts.devtools import audited_reads, copy_worktree, params_mismatch
-
 from .conftest import REPO
+from .devtools import audited_reads, copy_worktree, params_mismatch
 from .repo_run import env, run
 
 pytestmark = pytest.mark.e2e

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from xstilts.core.inputs import RESTORE_COMMAND
-from xstilts.devtools import copy_worktree
 
 from .conftest import REPO
+from .devtools import copy_worktree
 
 BIN = Path(sys.executable).parent
 

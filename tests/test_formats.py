@@ -344,8 +344,8 @@ def train_toy(tok, seed=0):
     df = toy_pairs()
     feats = fmt.encode(df, tok, 64, train=True)
     model = tiny_model(tok, 2, seed)
-    res = training.fit(model, fmt, feats, lr=0.01, epochs=12, batch_size=8, warmup=0.1, weight_decay=0.01,
-                       max_grad_norm=1.0, seed=seed)
+    settings = training.FitSettings(epochs=12, batch_size=8, warmup=0.1, weight_decay=0.01, max_grad_norm=1.0)
+    res = training.fit(model, fmt, feats, settings, lr=0.01, seed=seed)
     return model, res, df, feats
 
 
@@ -396,7 +396,7 @@ def test_gradient_accumulation_takes_one_step_per_k_batches(tok):
     """batch 4 x accumulation 2 makes half the optimizer steps of batch 4 alone, and still learns."""
     import numpy as np
 
-    from xstilts.train.loop import fit, seed_everything
+    from xstilts.train.loop import FitSettings, fit, seed_everything
     from xstilts.train.modeling import TaskModel, encoder_config, new_encoder
 
     torch.set_num_threads(1)
@@ -413,8 +413,9 @@ def test_gradient_accumulation_takes_one_step_per_k_batches(tok):
         orig = torch.optim.AdamW.step
         torch.optim.AdamW.step = lambda self, *a, calls=calls, orig=orig, **k: (calls.append(1), orig(self, *a, **k))[1]
         try:
-            res = fit(model, fmt, feats, lr=3e-3, epochs=2, batch_size=4, warmup=0.0, weight_decay=0.0,
-                      max_grad_norm=1.0, seed=0, grad_accum=accum)
+            settings = FitSettings(epochs=2, batch_size=4, warmup=0.0, weight_decay=0.0, max_grad_norm=1.0,
+                                   grad_accum=accum)
+            res = fit(model, fmt, feats, settings, lr=3e-3, seed=0)
         finally:
             torch.optim.AdamW.step = orig
         steps[accum] = len(calls)

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from xstilts.devtools import _imports
-
 from .conftest import REPO
+from .devtools import _imports
 
 SRC = REPO / "src"
 LAYERS = {  # sub-package -> its floor; a module may import its own floor and the floors below it
     "core": 0, "data": 1, "formats": 1, "adversaries": 1, "train": 2, "eval": 2, "analysis": 3, "report": 3,
-    "pipeline": 4, "stages": 5, "cli": 6, "rehearsal": 6, "devtools": 6,
+    "pipeline": 4, "stages": 5, "cli": 6, "rehearsal": 6,
 }
 # imports that reach up on purpose: validation and manual-input checks of params.yaml consult the registries and
 # the hub tables they validate against (lazily, inside the check)

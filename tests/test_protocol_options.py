@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd, yaml
 from xstilts.core import config
 from xstilts.pipeline import tracking
+from xstilts.core import paths
 from xstilts.data import schema
 from xstilts.data.sources import SOURCES
 from xstilts.data.testsets import write_test_set
@@ -49,7 +50,7 @@ for split, n in (("train", 24), ("dev", 12)):
     rows["choices"] = [list(c[:2]) for c in rows["choices"]]
     rows["label"] = [int(y) % 2 for y in rows["label"]]
     rows["id"] = [f"copa-{split}-{i}" for i in range(len(rows))]
-    schema.write(rows.reset_index(drop=True), schema.task_dir(root, "xcopa") / f"{split}.parquet", "mc")
+    schema.write(rows.reset_index(drop=True), paths.split_path(root, "xcopa", split), "mc")
 test = siqa["dev"].tail(12).copy()
 test["choices"] = [list(c[:2]) for c in test["choices"]]
 test["label"] = [int(y) % 2 for y in test["label"]]

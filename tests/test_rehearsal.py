@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from xstilts.devtools import copy_worktree
-
 from .conftest import REPO
+from .devtools import copy_worktree
 from .repo_run import run
 
 pytestmark = pytest.mark.e2e

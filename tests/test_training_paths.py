@@ -23,9 +23,10 @@ def tok(tmp_path_factory):
 
 
 def _fit(model, feats, **kw):
-    args = {"lr": 3e-3, "epochs": 2, "batch_size": 4, "warmup": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0,
-            "seed": 0, **kw}
-    return training.fit(model, formats.get("pair"), feats, **args)
+    fields = {"epochs": 2, "batch_size": 4, "warmup": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0}
+    settings = {k: kw.pop(k, v) for k, v in {**fields, "grad_accum": 1, "compile": False}.items()}
+    return training.fit(model, formats.get("pair"), feats, training.FitSettings(**settings),
+                        **{"lr": 3e-3, "seed": 0, **kw})
 
 
 def test_encoders_use_sdpa_attention(tok, tmp_path, monkeypatch):

@@ -20,11 +20,22 @@ from pathlib import Path
 import optuna
 import pytest
 
+from xstilts.core.sections import Tune
 from xstilts.pipeline import tuning
 
 from .conftest import REPO
 
 KW = dict(seed=3, lr_low=1e-5, lr_high=1e-1, pruner="none")
+
+
+def space(n_trials: int, lr_low: float = 1e-5, lr_high: float = 1e-1, pruner: str = "none") -> Tune:
+    """A `tune` section for the analytic objective (the keys search_lr does not read are filler)."""
+    return Tune(seed=0, n_trials=n_trials, lr_low=lr_low, lr_high=lr_high, train_examples=1, epochs=2, pruner=pruner,
+                storage="memory", shared=False)
+
+
+def search(objective, *, n_trials: int, seed: int, lr_low: float, lr_high: float, pruner: str, **kw):
+    return tuning.search_lr(objective, space(n_trials, lr_low, lr_high, pruner), seed=seed, **kw)
 
 # the objective used in every test: a smooth peak at lr = 1e-3 (90 points), reported once per "epoch"
 OBJECTIVE = """
@@ -51,9 +62,9 @@ def _lrs(result: tuning.StudyResult) -> list[float]:
 
 
 def test_sequential_search_is_reproducible_and_seed_dependent():
-    a = tuning.search_lr(objective, n_trials=6, study_name="s", **KW)
-    b = tuning.search_lr(objective, n_trials=6, study_name="s", **KW)
-    c = tuning.search_lr(objective, n_trials=6, study_name="s", **{**KW, "seed": 4})
+    a = search(objective, n_trials=6, study_name="s", **KW)
+    b = search(objective, n_trials=6, study_name="s", **KW)
+    c = search(objective, n_trials=6, study_name="s", **{**KW, "seed": 4})
     assert _lrs(a) == _lrs(b) and _lrs(a) != _lrs(c)
     assert [r.number for r in a.records] == list(range(6)) and all(r.state == "complete" for r in a.records)
     best = max(a.records, key=lambda r: r.value)
@@ -64,7 +75,7 @@ def test_sequential_search_is_reproducible_and_seed_dependent():
 def test_few_trials_cover_the_range_one_per_log_stratum():
     """4 trials (the default) are a stratified design: one learning rate in each quarter of the log range, in a
     seeded order; TPE's own start-up would draw them at random and could leave whole quarters untried."""
-    res = tuning.search_lr(objective, n_trials=4, study_name="s", **KW)
+    res = search(objective, n_trials=4, study_name="s", **KW)
     lo, hi = math.log(KW["lr_low"]), math.log(KW["lr_high"])
     strata = sorted(int((math.log(lr) - lo) / (hi - lo) * 4) for lr in _lrs(res))
     assert strata == [0, 1, 2, 3]
@@ -82,7 +93,7 @@ def test_each_study_draws_its_own_proposals():
     assert len({tuple(d) for d in designs.values()}) == 4
     assert designs["mnli"] == tuning.startup_design(seeds["mnli"], 4, 1e-3, 1e-2)
     # beyond TPE_STARTUP trials TPE takes over (and still stays in range)
-    many = tuning.search_lr(objective, n_trials=tuning.TPE_STARTUP + 2, study_name="m", **KW)
+    many = search(objective, n_trials=tuning.TPE_STARTUP + 2, study_name="m", **KW)
     assert len(set(_lrs(many))) == tuning.TPE_STARTUP + 2
     assert all(KW["lr_low"] <= lr <= KW["lr_high"] for lr in _lrs(many))
 
@@ -93,7 +104,7 @@ def test_nan_and_diverged_trials_fail_with_their_reason_and_the_study_goes_on():
             raise RuntimeError("Diverged: loss became nan at step 3")
         return objective(lr, report, number, nan_above=1e-2)
 
-    res = tuning.search_lr(diverging, n_trials=8, study_name="nan", **KW)
+    res = search(diverging, n_trials=8, study_name="nan", **KW)
     failed = [r for r in res.records if r.state == "failed"]
     assert len(res.records) == 8 and failed
     assert any("Diverged" in r.reason for r in failed)
@@ -104,11 +115,11 @@ def test_nan_and_diverged_trials_fail_with_their_reason_and_the_study_goes_on():
 
 def test_all_trials_failing_is_an_error():
     with pytest.raises(RuntimeError, match="no trial completed"):
-        tuning.search_lr(lambda lr, report, n: float("nan"), n_trials=2, study_name="bad", **KW)
+        search(lambda lr, report, n: float("nan"), n_trials=2, study_name="bad", **KW)
 
 
 def test_median_pruner_stops_bad_trials_on_intermediate_values():
-    res = tuning.search_lr(objective, n_trials=12, study_name="p", **{**KW, "pruner": "median"})
+    res = search(objective, n_trials=12, study_name="p", **{**KW, "pruner": "median"})
     pruned = [r for r in res.records if r.state == "pruned"]
     assert pruned and all(r.reason.startswith("pruned at step") and len(r.intermediate) >= 1 for r in pruned)
     assert all(r.value <= res.best_value for r in pruned)
@@ -123,12 +134,12 @@ def test_a_trials_last_evaluation_is_never_pruned():
         report(2, score, last=last_flag)
         return score
 
-    res = tuning.search_lr(flat_then_peaked, n_trials=8, study_name="last", **{**KW, "pruner": "median"})
+    res = search(flat_then_peaked, n_trials=8, study_name="last", **{**KW, "pruner": "median"})
     assert [r.state for r in res.records] == ["complete"] * 8
     assert all(r.value == r.intermediate[-1] for r in res.records)
     # the same reports without `last` do get pruned at step 2: the test above is not vacuous
-    unmarked = tuning.search_lr(functools.partial(flat_then_peaked, last_flag=False), n_trials=8, study_name="x",
-                                **{**KW, "pruner": "median"})
+    unmarked = search(functools.partial(flat_then_peaked, last_flag=False), n_trials=8, study_name="x",
+                      **{**KW, "pruner": "median"})
     assert any(r.state == "pruned" and len(r.intermediate) == 2 for r in unmarked.records)
 
 
@@ -142,10 +153,13 @@ def _worker_script(storage: str, name: str, n_trials: int, exclusive: bool, **ob
     return textwrap.dedent(OBJECTIVE) + textwrap.dedent(f"""
         import functools, sys
         from pathlib import Path
+        from xstilts.core.sections import Tune
         from xstilts.pipeline import tuning
         storage = tuning.open_storage({storage!r}, Path("."))
-        tuning.search_lr(functools.partial(objective, **{objective_kwargs!r}), seed=3, n_trials={n_trials},
-                         lr_low=1e-5, lr_high=1e-1, pruner="none", study_name={name!r}, storage=storage,
+        space = Tune(seed=0, n_trials={n_trials}, lr_low=1e-5, lr_high=1e-1, train_examples=1, epochs=2,
+                     pruner="none", storage="memory", shared=False)
+        tuning.search_lr(functools.partial(objective, **{objective_kwargs!r}), space, seed=3, study_name={name!r},
+                         storage=storage,
                          exclusive={exclusive}, heartbeat=0.2, grace=30.0, collect=False,
                          on_start=lambda number, set_attr: set_attr("pid", __import__("os").getpid()))
         """)
@@ -168,8 +182,8 @@ def test_kill_9_mid_trial_then_rerun_continues_the_same_study(tmp_path):
     states = [t.state for t in optuna.load_study(study_name="study", storage=storage).trials]
     assert states == [optuna.trial.TrialState.COMPLETE] * 2 + [optuna.trial.TrialState.RUNNING]
 
-    resumed = tuning.search_lr(objective, n_trials=5, study_name="study", storage=storage, **KW)
-    fresh = tuning.search_lr(objective, n_trials=5, study_name="fresh", **KW)
+    resumed = search(objective, n_trials=5, study_name="study", storage=storage, **KW)
+    fresh = search(objective, n_trials=5, study_name="fresh", **KW)
     assert _lrs(resumed) == _lrs(fresh) and len(resumed.records) == 5
     assert resumed.interrupted == [2] and resumed.resumed == 2
     retry = next(r for r in resumed.records if r.retry_of == 2)
@@ -177,7 +191,7 @@ def test_kill_9_mid_trial_then_rerun_continues_the_same_study(tmp_path):
     assert len({r.number for r in resumed.records}) == 5
     assert (resumed.best_learning_rate, resumed.best_value) == (fresh.best_learning_rate, fresh.best_value)
     # a third run finds the study full: no new trial
-    again = tuning.search_lr(objective, n_trials=5, study_name="study", storage=storage, **KW)
+    again = search(objective, n_trials=5, study_name="study", storage=storage, **KW)
     assert _lrs(again) == _lrs(resumed) and again.resumed == 5
 
 
@@ -300,7 +314,7 @@ def test_storage_urls_and_study_names(tmp_path, monkeypatch):
 
 def test_optuna_plots_are_written(tmp_path):
     storage = tuning.open_storage("memory", tmp_path)
-    tuning.search_lr(objective, n_trials=4, study_name="plots", storage=storage, **KW)
+    search(objective, n_trials=4, study_name="plots", storage=storage, **KW)
     paths = tuning.save_plots(storage, "plots", tmp_path / "plots")
     assert [p.name for p in paths] == ["optimization_history.png", "slice.png", "intermediate_values.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)

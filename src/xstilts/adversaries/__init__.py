@@ -120,6 +120,17 @@ def _with_controls(name: str, clean: pd.DataFrame, selected: pd.Series | np.ndar
     return out
 
 
+def subset_path(root, task: str, adversary: str, lang: str):
+    """Where the `adversary` subset of `task`'s `lang` test set lives: data/prepared/targets/<task>/adversarial/
+    <adversary>/<lang>.parquet (a rule-based subset, written by prepare), or data/<adversary>/<task>/<lang>.parquet
+    (a model-based one, written by the stage of the same name)."""
+    from ..core import paths
+
+    if adversary in REGISTRY and REGISTRY[adversary].kind == MODEL:
+        return paths.model_subset_dir(root, adversary) / task / f"{lang}.parquet"
+    return paths.rule_based_subset_path(root, task, adversary, lang)
+
+
 from . import (  # noqa: E402,F401
     aflite,
     char_noise,

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import metrics, tasks
+from ..adversaries import subset_path
+from ..core import metrics, paths, tasks
 from ..core.cells import cell_name
 from ..core.io import stable_seed
-from ..data import schema
 from . import stats
 
 PREDICTION_COLUMNS = ("arm", "cell", "target_task", "language", "subset", "id", "source_id", "prediction",
@@ -65,8 +65,8 @@ def prepared_gold(root: Path) -> GoldLoader:
     """Gold tags from the prepared test sets (``data/prepared/targets/<task>/{test,adversarial/<adv>}/<lang>``)."""
 
     def load(target: str, language: str, subset: str) -> Mapping[str, Sequence[int]]:
-        path = (schema.test_path(root, target, language) if subset == CLEAN
-                else schema.adversarial_path(root, target, subset, language))
+        path = (paths.test_path(root, target, language) if subset == CLEAN
+                else subset_path(root, target, subset, language))
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing; the report needs the gold tags of {target} (seqeval F1) "
                                     f"to resample its test examples (run `dvc repro prepare`)")

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..adversaries import PERTURBATION, REGISTRY
-from ..core import tasks
-from ..data import schema
+from ..adversaries import PERTURBATION, REGISTRY, subset_path
+from ..core import paths, tasks
 
 FIELDS = {"pair": ("text_a", "text_b", "label"), "mc": ("context", "choices", "label"),
           "span": ("question", "context", "answers_text"), "tagging": ("tokens", "tags"),
@@ -42,8 +41,8 @@ def _value(row, col: str, info: tasks.Task):
 def example(root: Path, target: str, adversary: str, lang: str, index: int = 0) -> dict:
     """{"clean": {field: value}, "adversarial": {...}, "paired_with": ...} for one adversarial example."""
     info = tasks.get(target)
-    adv = pd.read_parquet(schema.adversarial_path(root, target, adversary, lang))
-    clean = pd.read_parquet(schema.test_path(root, target, lang)).set_index("id")
+    adv = pd.read_parquet(subset_path(root, target, adversary, lang))
+    clean = pd.read_parquet(paths.test_path(root, target, lang)).set_index("id")
     if index >= len(adv):
         raise IndexError(len(adv))
     row = adv.iloc[index]
@@ -64,7 +63,7 @@ def show(root: Path, lang: str, index: int = 0) -> list[str]:
     if index < 0:
         raise ValueError(f"--index {index}: expected an example number >= 0")
     lines = registry_lines()
-    prepared = root / "data" / "prepared" / "targets"
+    prepared = paths.targets_dir(root)
     if not prepared.is_dir():
         return lines + ["", "(no prepared data: run `dvc repro prepare` to see examples)"]
     metas = [json.loads(p.read_text()) for p in sorted(prepared.glob("*/task.json"))]

@@ -115,9 +115,11 @@ def write_metrics(root: Path, rel: str, metrics: dict[str, Any], runs: dict[str,
     bad = sorted(k for k in metrics if k.endswith(NONDETERMINISTIC_KEYS))
     if bad:
         raise ValueError(f"metrics/{rel}: {', '.join(bad)} vary from run to run; they belong in runs/{rel} or MLflow")
-    write_json(Path(root) / "metrics" / rel, metrics)
+    from . import paths
+
+    write_json(paths.metrics_path(root, rel), metrics)
     if runs is not None:
-        write_json(Path(root) / "runs" / rel, runs)
+        write_json(paths.runs_path(root, rel), runs)
 
 
 def _json_default(o: Any) -> Any:

@@ -9,9 +9,9 @@
 `meta` is a JSON string ("" when empty) carrying source-specific hints for adversaries. Adversarial sets add
 `source_id` (the clean example they came from) and `adversary`.
 
-Layout: data/prepared/<role>/<task>/ (role: intermediate | targets): task.json, train.parquet and dev.parquet
-(English), test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet (target tasks); data/prepared/pretrain/;
-data/prepared/dictionaries/ (generated MUSE dictionaries); model-based subsets in
+Layout (xstilts.core.paths): data/prepared/<role>/<task>/ (role: intermediate | targets): task.json, train.parquet
+and dev.parquet (English), test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet (target tasks);
+data/prepared/pretrain/; data/prepared/dictionaries/ (generated MUSE dictionaries); model-based subsets in
 data/<adversary>/<task>/<lang>.parquet.
 """
 
@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
+from ..core import paths
 
 COLUMNS: dict[str, dict[str, str]] = {
     "pair": {"id": "str", "lang": "str", "text_a": "str", "text_b": "str", "label": "int", "meta": "str"},
@@ -72,38 +74,6 @@ def write_task_json(task: str, params: dict, out: Path, extra: dict | None = Non
     info = get(task)
     meta = {"task": task, "format": info.format, "metric": info.metric, "labels": list(info.labels),
             "mirrors": info.mirrors, "source": params["study"]["source"], "role": info.role, **(extra or {})}
-    d = out / role_dir(task) / task
+    d = paths.task_dir(None, task, prepared=out)
     d.mkdir(parents=True, exist_ok=True)
     (d / "task.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-
-
-def role_dir(task: str) -> str:
-    from ..core.tasks import get
-
-    return "targets" if get(task).role == "target" else "intermediate"
-
-
-def task_dir(root: Path, task: str) -> Path:
-    return root / "data" / "prepared" / role_dir(task) / task
-
-
-def test_path(root: Path, task: str, lang: str) -> Path:
-    return task_dir(root, task) / "test" / f"{lang}.parquet"
-
-
-def adversarial_path(root: Path, task: str, adversary: str, lang: str) -> Path:
-    """data/prepared/targets/<task>/adversarial/<adversary>/<lang>.parquet, or data/<adversary>/<task>/<lang>.parquet
-    for a model-based adversary (written by the stage of the same name, after `prepare`)."""
-    from ..adversaries import MODEL, REGISTRY
-
-    if adversary in REGISTRY and REGISTRY[adversary].kind == MODEL:
-        return model_subset_dir(root, adversary) / task / f"{lang}.parquet"
-    return task_dir(root, task) / "adversarial" / adversary / f"{lang}.parquet"
-
-
-def model_subset_dir(root: Path, adversary: str) -> Path:
-    return root / "data" / adversary
-
-
-def subsample_path(root: Path, task: str, size_label: str) -> Path:
-    return root / "data" / "subsamples" / task / f"{size_label}.parquet"

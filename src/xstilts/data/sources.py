@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..core import paths
 from ..core import tasks as T
 from . import schema, synthetic
 from .testsets import load_dictionaries, write_test_set
@@ -35,7 +36,7 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
     def emit(task: str, split: str, n: int) -> list[dict]:
         structs = synthetic.generate(task, n, seed, split)
         df = pd.DataFrame(synthetic.to_rows(task, structs, en, lex, split))
-        schema.write(df, out / schema.role_dir(task) / task / f"{split}.parquet", T.get(task).format)
+        schema.write(df, paths.split_path(None, task, split, prepared=out), T.get(task).format)
         summary[f"{task}.{split}"] = len(df)
         return structs
 
@@ -71,12 +72,13 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
     progress("prepare: pretraining corpus")
     for lang in langs:
         text = synthetic.pretraining_corpus(pr["pretrain_sentences"], seed, lang, lex)
-        path = out / "pretrain" / f"{lang.code}.parquet"
+        path = paths.pretrain_corpus_dir(None, prepared=out) / f"{lang.code}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame({"text": text}).to_parquet(path, index=False, compression="zstd")
     lexicon = pd.DataFrame([{"lang": code, "english": w, "form": f} for code in sorted(lex.forms)
                             for w, f in lex.forms[code].items()])
-    lexicon.to_parquet(out / "pretrain" / "lexicon.parquet", index=False, compression="zstd")
+    lexicon.to_parquet(paths.pretrain_corpus_dir(None, prepared=out) / "lexicon.parquet", index=False,
+                       compression="zstd")
     return summary
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from ..adversaries import MODEL
 from ..adversaries import REGISTRY as ADVERSARIES
 from ..adversaries.dictionaries import Dictionaries, muse_path, read_muse, write_muse
+from ..core import paths
 from ..core import tasks as T
 from ..core.io import md5_file, stable_seed
 from . import schema
@@ -26,11 +27,6 @@ def adversary_rng(params: dict, adversary: str, task: str, lang: str) -> np.rand
 
 def uses(params: dict, adversary: str) -> bool:
     return any(adversary in advs for advs in params["adversaries"]["subsets"].values())
-
-
-def dictionaries_dir(out: Path) -> Path:
-    """Where `prepare` writes the embedded benchmark's generated MUSE dictionaries (data/prepared/dictionaries)."""
-    return out / "dictionaries"
 
 
 def load_dictionaries(params: dict, out: Path, summary: dict, test_languages: list[str],
@@ -49,7 +45,7 @@ root, where stages run) with `en-<lang>.txt` for every language of `test_languag
         if generated is None:
             raise ValueError("`adversaries.code_switch.dictionaries: generated` exists only for the embedded "
                              "benchmark; with real data give a directory of MUSE files en-<lang>.txt")
-        directory = dictionaries_dir(out)
+        directory = paths.dictionaries_dir(out)
         for lang in langs:
             if lang not in generated:
                 raise ValueError(f"`adversaries.code_switch.into`: {lang!r} is not a language of the benchmark")
@@ -68,8 +64,7 @@ def write_test_set(params: dict, out: Path, task: str, lang: str, clean: pd.Data
     """test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet under out/targets/<task>; row counts into
     `summary`."""
     info = T.get(task)
-    d = out / schema.role_dir(task) / task
-    schema.write(clean, d / "test" / f"{lang}.parquet", info.format)
+    schema.write(clean, paths.test_path(None, task, lang, prepared=out), info.format)
     summary[f"{task}.test.{lang}"] = len(clean)
     options = {**params["adversaries"], "dictionaries": dictionaries}
     for adv in params["adversaries"]["subsets"].get(task, []):
@@ -80,5 +75,6 @@ def write_test_set(params: dict, out: Path, task: str, lang: str, clean: pd.Data
                                             options)
         except ValueError as exc:
             raise ValueError(f"adversaries.subsets.{task}: {adv} on the {lang!r} test set: {exc}") from exc
-        schema.write(adv_df, d / "adversarial" / adv / f"{lang}.parquet", info.format, adversarial=True)
+        schema.write(adv_df, paths.rule_based_subset_path(None, task, adv, lang, prepared=out), info.format,
+                     adversarial=True)
         summary[f"{task}.{adv}.{lang}"] = len(adv_df)

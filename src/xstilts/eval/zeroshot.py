@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import formats
-from ..core import tasks
-from ..data import schema
+from ..adversaries import subset_path
+from ..core import paths, tasks
 from ..train.common import Dataset, load_dataset
 from ..train.loop import evaluate
 
@@ -31,9 +31,9 @@ def load_eval_sets(root: Path, target: str, languages: list[str], adversaries: l
     """{(language, subset): Dataset}, every file checked before any model runs."""
     sets: dict[tuple[str, str], Dataset] = {}
     for lang in languages:
-        sets[(lang, "clean")] = load_dataset(target, schema.test_path(root, target, lang))
+        sets[(lang, "clean")] = load_dataset(target, paths.test_path(root, target, lang))
         for adv in adversaries:
-            sets[(lang, adv)] = load_dataset(target, schema.adversarial_path(root, target, adv, lang), adversarial=True)
+            sets[(lang, adv)] = load_dataset(target, subset_path(root, target, adv, lang), adversarial=True)
     return sets
 
 

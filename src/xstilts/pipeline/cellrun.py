@@ -13,10 +13,11 @@ restart it from a new seed while it is degenerate, as STILTs did for unstable fi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.io import stable_seed
+from ..core.io import atomic_path, stable_seed
 from ..train import distributed, health
 from ..train.common import Dataset
 from ..train.finetune import train_task
@@ -156,3 +157,20 @@ def train_cell(root: Path, stage: str, run_name: str, *, encoder_dir: Path, trai
                        f"lower the learning rate (tune.lr_high) or raise finetune.restarts")
     outcome.attempts = attempts
     return outcome
+
+
+def publish(root: Path, out: CellOutcome, directory: Path, save: Callable[[Path], str], *, label: str, prefix: str,
+            metrics: dict, runs: dict, note: str = "") -> None:
+    """The end of every trained cell of the intermediate and target stages. Rank 0 (every rank holds the same
+    weights) writes the model into `directory` atomically through `save(dst)`, which returns the name of the
+    record it wrote (run.json / model.json); the record is attached to the cell's MLflow run and one line is
+    printed. Every rank adds the cell's deterministic numbers under `prefix` to `metrics` and its run id to `runs`."""
+    if distributed.is_main():
+        with atomic_path(directory) as dst:
+            record = save(dst)
+        tracking.log_artifact(root, out.run_id, directory / record)
+        flag = " DEGENERATE" if out.degenerate else ""
+        print(f"{label}: {note}dev={out.dev_score:.1f} restarts={out.restarts}{flag} ({out.result.seconds:.1f}s)")
+    metrics[f"{prefix}.dev_score"] = out.dev_score
+    metrics.update(out.metrics(prefix))
+    runs[f"{prefix}.mlflow_run_id"] = out.run_id

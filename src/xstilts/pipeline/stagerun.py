@@ -5,20 +5,22 @@ and the fix, and a non-zero exit status, instead of a Python traceback; the full
 `.logs/<stage>.log` (gitignored), named on that line. Any other exception is a bug: its traceback is printed as
 usual (and logged the same way).
 
-Tests and library callers call a stage's `main()` directly and get the exception itself.
+Every stage's `main()` starts with :func:`begin` (its arguments, params.yaml, the input check) and ends in
+:func:`run`. Tests and library callers call a stage's `main()` directly and get the exception itself.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
-LOG_DIR = ".logs"
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -51,12 +53,13 @@ def stage_id(name: str, argv: list[str] | None = None) -> str:
 
 
 def _log_path(stage: str) -> Path:
+    from ..core import paths
     from ..core.io import repo_root
 
     rank = os.environ.get("RANK", "0")
     suffix = f".rank{rank}" if rank not in ("", "0") else ""
     safe = "".join(c if c.isalnum() or c in "@-_." else "_" for c in stage)
-    return repo_root() / LOG_DIR / f"{safe}{suffix}.log"
+    return paths.logs_dir(repo_root()) / f"{safe}{suffix}.log"
 
 
 def write_log(stage: str, exc: BaseException) -> Path | None:
@@ -111,3 +114,51 @@ def run(name: str, main: Callable[[list[str] | None], object], argv: list[str] |
         log = write_log(stage, exc)
         print(f"{stage}: unexpected error ({_where(log)}):", file=sys.stderr, flush=True)
         raise
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage instance about to run: its DVC name, parsed arguments, validated params and repository root."""
+
+    name: str
+    instance: str  # the dvc.yaml name: `target@baseline`, `subsample@mnli-150`, `tune`
+    args: argparse.Namespace
+    params: dict
+    root: Path
+
+
+def begin(name: str, doc: str | None, argv: list[str] | None, *,
+          fan_out: dict[str, str] | None = None, options: Callable[[argparse.ArgumentParser], None] | None = None,
+          launch: bool = False, check_inputs: bool = True) -> Stage:
+    """The common start of every stage: parse `argv`; load and validate params.yaml; check each fan-out value
+    (`fan_out`: flag -> the params list it must be a member of, e.g. {"--arm": "study.arms"}, in dvc.yaml's
+    matrix order); with `launch`, re-launch as N data-parallel processes ($XSTILTS_LAUNCHER) and join the process
+    group; then check that the stage's inputs are the ones dvc.lock recorded (xstilts.pipeline.dvclock), before any
+    expensive work. `options` adds the stage's own optional arguments."""
+    from ..core import config
+    from ..core.io import repo_root
+
+    ap = argparse.ArgumentParser(description=doc)
+    for flag in fan_out or {}:
+        ap.add_argument(flag, required=True)
+    if options is not None:
+        options(ap)
+    args = ap.parse_args(argv)
+    params = config.load()
+    values = []
+    for flag, key in (fan_out or {}).items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        config.require_member(params, key, value, name, flag)
+        values.append(str(value))
+    instance = f"{name}@{'-'.join(values)}" if values else name
+    if launch:
+        from ..train import distributed
+
+        distributed.relaunch(f"xstilts.stages.{name}", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
+        distributed.init()
+    root = repo_root()
+    if check_inputs:
+        from . import dvclock
+
+        dvclock.check_stage_inputs(root, instance)
+    return Stage(name, instance, args, params, root)

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..core import paths
+
 STAGES = ("pretrain", "tune", "aflite", "intermediate", "target", "evaluate")
 
 
@@ -70,7 +72,7 @@ def _ensure_experiment(mlflow, root: Path, stage: str) -> str:
     if exp is not None:
         return exp.experiment_id
     try:
-        return mlflow.create_experiment(name, artifact_location=(root / "mlartifacts" / name).as_uri())
+        return mlflow.create_experiment(name, artifact_location=paths.artifacts_dir(root, name).as_uri())
     except Exception:  # created concurrently by another process
         exp = mlflow.get_experiment_by_name(name)
         if exp is None:

@@ -39,6 +39,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from ..core.sections import Tune
+
 STORAGE_ENV = "XSTILTS_OPTUNA_STORAGE"
 HEARTBEAT_SECONDS = 10.0
 GRACE_SECONDS = 60.0
@@ -242,13 +244,15 @@ def _record(t) -> TrialRecord:
 # ------------------------------------------------------------------------------------------------ search
 
 
-def search_lr(objective: Callable[[float, Callable[[int, float], None], int], float], *, seed: int, n_trials: int,
-              lr_low: float, lr_high: float, pruner: str, study_name: str, storage=None, exclusive: bool = True,
+def search_lr(objective: Callable[[float, Callable[[int, float], None], int], float], tune: Tune, *, seed: int,
+              study_name: str, storage=None, exclusive: bool = True,
               heartbeat: float = HEARTBEAT_SECONDS, grace: float = GRACE_SECONDS,
               on_start: Callable[[int, object], None] | None = None,
               on_trial: Callable[[TrialRecord], None] | None = None, collect: bool = True,
               enqueue: list[float] | None = None) -> StudyResult | None:
-    """Run `objective(lr, report, trial_number)` (maximised) until the study holds `n_trials` counted trials.
+    """Run `objective(lr, report, trial_number)` (maximised) until the study holds `tune.n_trials` counted trials,
+    each from a learning rate in [`tune.lr_low`, `tune.lr_high`] (log scale), pruned by `tune.pruner`; `seed` is
+    the study's sampler seed.
     The objective calls `report(step, value, last=False)` after each evaluation; the pruner may stop the trial
     there (raising `Pruned`) unless `last` says it was the trial's final evaluation.
 
@@ -258,8 +262,9 @@ def search_lr(objective: Callable[[float, Callable[[int, float], None], int], fl
     the trial (`set_attr(key, value)`). `enqueue`: learning rates to try first, in order (a new study only; used
     to replay another study's trials); without it a new study enqueues its stratified start-up design
     (`startup_design`, from `seed`). Returns the study's result (None if `collect=False`, for workers)."""
+    n_trials, lr_low, lr_high = tune.n_trials, tune.lr_low, tune.lr_high
     storage = storage if storage is not None else optuna.storages.InMemoryStorage()
-    study = open_study(storage, study_name, pruner)
+    study = open_study(storage, study_name, tune.pruner)
     if enqueue and not study.get_trials(deepcopy=False):
         for lr in enqueue:
             study.enqueue_trial({"learning_rate": lr})

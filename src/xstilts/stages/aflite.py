@@ -14,7 +14,6 @@ runs/aflite.json (the reference models' MLflow run ids)."""
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -23,27 +22,25 @@ import pandas as pd
 
 from ..adversaries import REGISTRY
 from ..adversaries.aflite import hardness
-from ..core import config, tasks
-from ..core.io import atomic_path, read_json, read_parquet, repo_root, write_metrics
+from ..core import paths, tasks
+from ..core.io import atomic_path, read_json, read_parquet, write_metrics
 from ..data import schema
 from ..data.testsets import adversary_rng
-from ..pipeline import dvclock, tracking
-from ..train.common import arm_dir, load_dataset, tokenizer, tuned_lr
+from ..pipeline import stagerun, tracking
+from ..train.common import load_dataset, tokenizer, tuned_lr
 
 NAME = "aflite"
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    params = config.load()
-    root = repo_root()
-    dvclock.check_stage_inputs(root, NAME)
+    st = stagerun.begin(NAME, __doc__, argv)
+    params, root = st.params, st.root
     adv = REGISTRY[NAME]
     targets = [t for t in params["study"]["target_tasks"] if NAME in params["adversaries"]["subsets"].get(t, [])]
-    langs = {t: read_json(schema.task_dir(root, t) / "task.json")["languages"] for t in targets}
-    clean = {(t, lang): load_dataset(t, schema.test_path(root, t, lang)) for t in targets for lang in langs[t]}
-    data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
-                load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
+    langs = {t: read_json(paths.task_dir(root, t) / "task.json")["languages"] for t in targets}
+    clean = {(t, lang): load_dataset(t, paths.test_path(root, t, lang)) for t in targets for lang in langs[t]}
+    data = {t: (load_dataset(t, paths.split_path(root, t, "train")), load_dataset(t, paths.split_path(root, t, "dev")),
+                *tuned_lr(root, t)) for t in targets}
     af = params["adversaries"]["aflite"]
     seed = af["seed"]
     tok = tokenizer(root) if targets else None
@@ -55,12 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict = {}
     t0 = time.time()
     with tracking.stage_run(root, NAME, NAME, params={"encoder": af["encoder"]}) as parent, \
-            atomic_path(schema.model_subset_dir(root, NAME)) as out, tempfile.TemporaryDirectory() as tmp:
+            atomic_path(paths.model_subset_dir(root, NAME)) as out, tempfile.TemporaryDirectory() as tmp:
         out.mkdir(parents=True)
         (out / "README.md").write_text("AFLite-style model-based adversarial subsets written by the `aflite` stage "
                                        "(see src/xstilts/stages/aflite.py); one parquet per target task and "
                                        "language.\n")
-        encoder = arm_dir(root, "baseline")
+        encoder = paths.arm_dir(root, "baseline")
         if targets and af["encoder"] == "independent":
             encoder = Path(tmp) / "reference-encoder"
             metrics.update(independent_encoder(root, params, tok, encoder))
@@ -104,7 +101,7 @@ def independent_encoder(root: Path, params: dict, tok, out: Path) -> dict:
     from ..train.pretrain import pretrain_aligned
 
     langs = params["study"]["languages"]
-    prepared = root / "data" / "prepared" / "pretrain"
+    prepared = paths.pretrain_corpus_dir(root)
     lexicon = read_parquet(prepared / "lexicon.parquet")
     corpus = pd.concat([read_parquet(prepared / f"{lang}.parquet").assign(lang=lang) for lang in langs])
     seed = params["adversaries"]["aflite"]["encoder_seed"]
@@ -116,6 +113,4 @@ def independent_encoder(root: Path, params: dict, tok, out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    from ..pipeline.stagerun import run
-
-    run("aflite", main)
+    stagerun.run(NAME, main)

@@ -7,27 +7,19 @@ example), metrics/evaluate/<arm>.json and runs/evaluate/<arm>.json (MLflow run i
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import pandas as pd
 
-from ..core import config, tasks
-from ..core.cells import names
-from ..core.io import read_json, repo_root, write_metrics, write_parquet
-from ..data import schema
+from ..core import config, paths, tasks
+from ..core.io import read_json, write_metrics, write_parquet
 from ..eval.zeroshot import evaluate_encoder, evaluate_model, load_eval_sets
-from ..pipeline import dvclock, tracking
+from ..pipeline import stagerun, tracking
 from ..train import health
-from ..train.common import cells_of, target_dir, tokenizer
+from ..train.common import cells_of, tokenizer
 from ..train.finetune import encode_options, max_length
 from ..train.modeling import TaskModel, load_encoder
-
-
-def cell_names(params: dict, arm: str) -> list[str]:
-    """Names of the encoders of one arm (directory names under models/target/<arm>), from params alone."""
-    return names(None if arm in tasks.CONTROLS else config.size_labels(params), params["study"]["seeds"])
 
 
 def training_record(root, info: dict) -> dict:
@@ -51,14 +43,8 @@ def training_record(root, info: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--arm", required=True)
-    args = ap.parse_args(argv)
-    params = config.load()
-    arm = args.arm
-    config.require_member(params, "study.arms", arm, "evaluate", "--arm")
-    root = repo_root()
-    dvclock.check_stage_inputs(root, f"evaluate@{arm}")
+    st = stagerun.begin("evaluate", __doc__, argv, fan_out={"--arm": "study.arms"})
+    params, root, arm = st.params, st.root, st.args.arm
     tok = tokenizer(root)
     all_targets = params["study"]["target_tasks"]
     targets = tasks.trained_targets(all_targets)
@@ -66,13 +52,14 @@ def main(argv: list[str] | None = None) -> None:
     # evaluate.tatoeba_encoder: squad embeds retrieval targets with the encoder of the SQuAD-trained target model
     squad = config.squad_target(params) if retrieval and params["evaluate"]["tatoeba_encoder"] == "squad" else None
     # each target's evaluation languages, as prepared (synthetic: study.languages; hub: the benchmark's table)
-    langs = {t: read_json(schema.task_dir(root, t) / "task.json")["languages"] for t in all_targets}
+    langs = {t: read_json(paths.task_dir(root, t) / "task.json")["languages"] for t in all_targets}
     sets = {t: load_eval_sets(root, t, langs[t], params["adversaries"]["subsets"].get(t, [])) for t in all_targets}
-    # the models come from the stage's declared dependency (models/target/<arm>); each model.json says which
-    # encoder (size, seed, intermediate run) it was fine-tuned from
-    cells = cell_names(params, arm)
-    encoders = {c.name: c for c in cells_of(root, params, arm)} if retrieval else {}
-    models = {(c, t): target_dir(root, arm, c, t) for c in cells for t in targets}
+    # the encoders come from what the intermediate stage wrote (models/arms/<arm>/*/run.json), the models from the
+    # target stage's output (models/target/<arm>); each model.json says which encoder (size, seed, intermediate
+    # run) it was fine-tuned from
+    encoders = {c.name: c for c in cells_of(root, arm, params["study"]["seeds"])}
+    cells = list(encoders)
+    models = {(c, t): paths.target_dir(root, arm, c, t) for c in cells for t in targets}
     for path in models.values():
         if not (path / "model.json").exists():
             raise FileNotFoundError(f"{path}/model.json: target model missing (run `dvc repro target@{arm}`)")
@@ -145,12 +132,10 @@ def main(argv: list[str] | None = None) -> None:
             metrics["retrieval_encoder"] = f"squad: the encoder of each model's {squad} target model"
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
-    write_parquet(pd.DataFrame(rows), root / "results" / f"{arm}.parquet")
-    write_parquet(pd.DataFrame(preds), root / "predictions" / f"{arm}.parquet")
+    write_parquet(pd.DataFrame(rows), paths.results_path(root, arm))
+    write_parquet(pd.DataFrame(preds), paths.predictions_path(root, arm))
     write_metrics(root, f"evaluate/{arm}.json", metrics, runs=runs)
 
 
 if __name__ == "__main__":
-    from ..pipeline.stagerun import run
-
-    run("evaluate", main)
+    stagerun.run("evaluate", main)

@@ -6,22 +6,20 @@ one is complete (its dvc.yaml outputs are `persist: true`, so `dvc repro` does n
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from ..core import config, inputs
-from ..core.io import atomic_path, repo_root, write_metrics
+from ..core import inputs, paths
+from ..core.io import atomic_path, write_metrics
 from ..data.sources import SOURCES
 from ..pipeline import stagerun, tracking
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    params = config.load()
-    root = repo_root()
+    st = stagerun.begin("prepare", __doc__, argv, check_inputs=False)  # its inputs are manual ones, checked next
+    params, root = st.params, st.root
     inputs.require(params, root)
     t0 = time.time()
-    with atomic_path(root / "data" / "prepared") as tmp:
+    with atomic_path(paths.prepared_dir(root)) as tmp:
         summary = SOURCES[params["study"]["source"]](params, tmp, print)
     tracking.setup_experiments(root)  # created once, before any fan-out
     write_metrics(root, "prepare.json", {f"examples.{k}": v for k, v in summary.items()})

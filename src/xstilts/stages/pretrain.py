@@ -4,36 +4,33 @@ cross-lingual alignment (models/arms/baseline), and a random-init encoder with t
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import pandas as pd
 
-from ..core import config
-from ..core.io import atomic_path, read_parquet, repo_root, write_metrics
-from ..pipeline import dvclock, tracking
-from ..train.common import arm_dir, tokenizer_dir
+from ..core import paths
+from ..core.io import atomic_path, read_parquet, write_metrics
+from ..pipeline import stagerun, tracking
 from ..train.loop import seed_everything
 from ..train.modeling import new_encoder, train_tokenizer
 from ..train.pretrain import pretrain_aligned
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    params = config.load()
+    st = stagerun.begin("pretrain", __doc__, argv)
+    params, root = st.params, st.root
     p = params["pretrain"]
-    root = repo_root()
-    dvclock.check_stage_inputs(root, "pretrain")
     if params["study"]["source"] == "hub":
         return pin(root, params)
     langs = params["study"]["languages"]
-    prepared = root / "data" / "prepared" / "pretrain"
+    prepared = paths.pretrain_corpus_dir(root)
     lexicon = read_parquet(prepared / "lexicon.parquet")
     corpus = pd.concat([read_parquet(prepared / f"{lang}.parquet").assign(lang=lang) for lang in langs])
     t0 = time.time()
-    with atomic_path(tokenizer_dir(root)) as tok_out, atomic_path(arm_dir(root, "baseline")) as base_out, \
-            atomic_path(arm_dir(root, "random")) as rand_out, \
+    with atomic_path(paths.tokenizer_dir(root)) as tok_out, \
+            atomic_path(paths.arm_dir(root, "baseline")) as base_out, \
+            atomic_path(paths.arm_dir(root, "random")) as rand_out, \
             tracking.stage_run(root, "pretrain", "pretrain",
                                params={"pretrain": p, "languages": params["languages"]}) as run:
         tok = train_tokenizer(sorted(set(lexicon.form)) + corpus.text.tolist(), tok_out, p["max_length"])
@@ -62,9 +59,10 @@ def pin(root, params: dict) -> None:
     from ..core.io import read_json
     from ..train.pretrain import pin_hub_model
 
-    model = read_json(root / "data" / "prepared" / "pretrain" / "model.json")
-    with atomic_path(tokenizer_dir(root)) as tok_out, atomic_path(arm_dir(root, "baseline")) as base_out, \
-            atomic_path(arm_dir(root, "random")) as rand_out, \
+    model = read_json(paths.pretrain_corpus_dir(root) / "model.json")
+    with atomic_path(paths.tokenizer_dir(root)) as tok_out, \
+            atomic_path(paths.arm_dir(root, "baseline")) as base_out, \
+            atomic_path(paths.arm_dir(root, "random")) as rand_out, \
             tracking.stage_run(root, "pretrain", "pretrain", params={"model": model}) as run:
         info = pin_hub_model(model["id"], model["revision"], tok_out, base_out, rand_out, params["pretrain"]["seed"])
         run.metrics({"parameters": info["parameters"], "vocab_size": info["vocab_size"]})
@@ -73,6 +71,4 @@ def pin(root, params: dict) -> None:
 
 
 if __name__ == "__main__":
-    from ..pipeline.stagerun import run
-
-    run("pretrain", main)
+    stagerun.run("pretrain", main)

@@ -6,14 +6,12 @@ hash, MLflow run ids)."""
 
 from __future__ import annotations
 
-import argparse
-
 import pandas as pd
 
 from ..analysis import paired
-from ..core import config
-from ..core.io import read_parquet, repo_root
-from ..pipeline import dvclock
+from ..core import paths
+from ..core.io import read_parquet
+from ..pipeline import stagerun
 from ..report import CONTROL_ARMS, TRAINING_LANGUAGE, build_report, provenance, published
 
 
@@ -22,24 +20,21 @@ def _zero_shot(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    params = config.load()
-    root = repo_root()
-    dvclock.check_stage_inputs(root, "report")
+    st = stagerun.begin("report", __doc__, argv)
+    params, root = st.params, st.root
     arms = params["study"]["arms"]
-    results = pd.concat([read_parquet(root / "results" / f"{arm}.parquet") for arm in arms], ignore_index=True)
+    results = pd.concat([read_parquet(paths.results_path(root, arm)) for arm in arms], ignore_index=True)
     # the bootstrap resamples the zero-shot pairs of the intermediate arms: controls and English are not needed
-    predictions = pd.concat([_zero_shot(read_parquet(root / "predictions" / f"{arm}.parquet"))
+    predictions = pd.concat([_zero_shot(read_parquet(paths.predictions_path(root, arm)))
                              for arm in arms if arm not in CONTROL_ARMS], ignore_index=True)
     reference = published.load_reference(root / published.REFERENCE_PATH)
     prov = provenance.collect(root, results, inputs=[published.REFERENCE_PATH])
-    report = build_report(results, prov, params, root / "reports", predictions=predictions,
-                          gold=paired.prepared_gold(root), reference=reference)
-    print(f"report: {root / 'reports' / 'correlation.md'} and {root / 'reports' / 'correlation.html'}")
+    out = paths.reports_dir(root)
+    report = build_report(results, prov, params, out, predictions=predictions, gold=paired.prepared_gold(root),
+                          reference=reference)
+    print(f"report: {out / 'correlation.md'} and {out / 'correlation.html'}")
     print(report["answer"] if isinstance(report.get("answer"), str) else "")
 
 
 if __name__ == "__main__":
-    from ..pipeline.stagerun import run
-
-    run("report", main)
+    stagerun.run("report", main)

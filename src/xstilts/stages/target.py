@@ -17,17 +17,15 @@ a killed data-parallel run restarts its unfinished models cleanly (epoch checkpo
 
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 from pathlib import Path
 
-from ..core import config, tasks
-from ..core.io import atomic_path, repo_root, write_metrics
-from ..data import schema
-from ..pipeline import dvclock, tracking
+from ..core import paths, tasks
+from ..core.io import atomic_path, write_metrics
+from ..pipeline import stagerun, tracking
 from ..train import checkpoint, distributed
-from ..train.common import cells_of, load_dataset, target_dir, tokenizer, tuned_lr
+from ..train.common import cells_of, load_dataset, tokenizer, tuned_lr
 
 FIRST_STAGE = "socialiqa"  # XTREME-R's first XCOPA phase (xstilts.data.hub.prepare.XCOPA_FIRST_STAGE)
 RECIPE_WITH_FIRST_STAGE = "socialiqa_then_copa"
@@ -35,7 +33,7 @@ RECIPE_WITH_FIRST_STAGE = "socialiqa_then_copa"
 
 def first_stage_path(root: Path, split: str) -> Path:
     """data/prepared/targets/xcopa/socialiqa/<split>.parquet: SocialIQA as XCOPA's first-phase data."""
-    return schema.task_dir(root, "xcopa") / FIRST_STAGE / f"{split}.parquet"
+    return paths.first_stage_path(root, "xcopa", FIRST_STAGE, split)
 
 
 def first_stage_params(params: dict) -> dict:
@@ -91,29 +89,21 @@ def train_first_stage(root: Path, params: dict, arm: str, cell, first, tok, lr: 
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--arm", required=True, help="baseline | random | an intermediate task")
-    args = ap.parse_args(argv)
-    params = config.load()
-    arm = args.arm
-    config.require_member(params, "study.arms", arm, "target", "--arm")
-    distributed.relaunch("xstilts.stages.target", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
-    distributed.init()
-    root = repo_root()
-    dvclock.check_stage_inputs(root, f"target@{arm}")
+    st = stagerun.begin("target", __doc__, argv, fan_out={"--arm": "study.arms"}, launch=True)
+    params, root, arm = st.params, st.root, st.args.arm
     tok = tokenizer(root)
     targets = tasks.trained_targets(params["study"]["target_tasks"])
-    data = {t: (load_dataset(t, schema.task_dir(root, t) / "train.parquet"),
-                load_dataset(t, schema.task_dir(root, t) / "dev.parquet"), *tuned_lr(root, t)) for t in targets}
+    data = {t: (load_dataset(t, paths.split_path(root, t, "train")), load_dataset(t, paths.split_path(root, t, "dev")),
+                *tuned_lr(root, t)) for t in targets}
     recipe = params["target"]["xcopa_recipe"] if "xcopa" in targets else None
     first = load_first_stage(root) if recipe == RECIPE_WITH_FIRST_STAGE else None
-    cells = cells_of(root, params, arm)
-    from ..pipeline.cellrun import train_cell
+    cells = cells_of(root, arm, params["study"]["seeds"])
+    from ..pipeline.cellrun import publish, train_cell
     from ..train.finetune import hyper
 
     metrics: dict = {}
     runs: dict = {}
-    ckpts = checkpoint.stage_dir(root, "target", arm)
+    ckpts = paths.checkpoint_dir(root, "target", arm)
     t0 = time.time()
     with tracking.stage_run(root, "target", f"target-{arm}", tags={"arm": arm}) as parent:
         for cell in cells:
@@ -140,18 +130,17 @@ def main(argv: list[str] | None = None) -> None:
                                  train=train, dev=dev, tok=tok, params=params, lr=lr, seed=cell.seed,
                                  label=f"target {arm} {cell.name} {target}", run_params=run_params,
                                  dataset_name=f"{target}-train", tags=tags, checkpoint=ckpts / cell.name / target)
-                if distributed.is_main():  # every rank holds the same weights; rank 0 writes them
-                    with atomic_path(target_dir(root, arm, cell.name, target)) as dst:
-                        out.model.save(dst, {**run_params, **out.record(), "mlflow_run_id": out.run_id,
-                                             "intermediate_run_id": cell.intermediate_run_id,
-                                             "encoder_dir": str(cell.encoder_dir.relative_to(root)), **extra})
-                    tracking.log_artifact(root, out.run_id, target_dir(root, arm, cell.name, target) / "model.json")
-                    flag = " DEGENERATE" if out.degenerate else ""
-                    print(f"target: {arm} {cell.name} {target}: dev={out.dev_score:.1f} restarts={out.restarts}"
-                          f"{flag} ({out.result.seconds:.1f}s)")
-                metrics[f"{cell.name}.{target}.dev_score"] = out.dev_score
-                metrics.update(out.metrics(f"{cell.name}.{target}"))
-                runs[f"{cell.name}.{target}.mlflow_run_id"] = out.run_id
+                record = {**run_params, **out.record(), "mlflow_run_id": out.run_id,
+                          "intermediate_run_id": cell.intermediate_run_id,
+                          "encoder_dir": str(cell.encoder_dir.relative_to(root)), **extra}
+
+                def save(dst, out=out, record=record) -> str:
+                    out.model.save(dst, record)
+                    return "model.json"
+
+                publish(root, out, paths.target_dir(root, arm, cell.name, target), save,
+                        label=f"target: {arm} {cell.name} {target}", prefix=f"{cell.name}.{target}",
+                        metrics=metrics, runs=runs)
         runs["mlflow_run_id"] = parent.run_id
         parent.metrics({"stage_seconds": time.time() - t0})
     if distributed.is_main():
@@ -161,6 +150,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..pipeline.stagerun import run
-
-    run("target", main)
+    stagerun.run("target", main)

@@ -9,25 +9,23 @@ collects the results without training again."""
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..core import config, tasks
-from ..core.io import md5_file, repo_root, stable_seed, write_json, write_metrics
-from ..data import schema
+from ..core import paths, sections, tasks
+from ..core.io import md5_file, stable_seed, write_json, write_metrics
 from ..data.subsample import subsample
-from ..pipeline import dvclock, tracking, tuning
-from ..train.common import control_encoder_dir, load_dataset, tokenizer, tuned_path
+from ..pipeline import stagerun, tracking, tuning
+from ..train.common import Dataset, load_dataset, tokenizer
 from ..train.finetune import hyper, train_task
 
 
 def study_definition(root: Path, params: dict, task: str, train_md5: str, dev_md5: str) -> dict:
     """Everything that defines a task's study (its digest names the study), except the trial count."""
     tu = params["tune"]
-    encoder = control_encoder_dir(root, "baseline") / "model.safetensors"
+    encoder = paths.arm_dir(root, "baseline") / "model.safetensors"
     return {"task": task, "train_md5": train_md5, "dev_md5": dev_md5, "encoder_md5": md5_file(encoder),
             "tune": {k: tu[k] for k in ("seed", "lr_low", "lr_high", "train_examples", "epochs", "pruner")},
             "finetune": hyper(params, task)}
@@ -47,14 +45,59 @@ def _redact(url: str) -> str:
     return url
 
 
+@dataclass
+class Trials:
+    """The objective of one task's study: each trial fine-tunes the baseline encoder for `tune.epochs` epochs
+    and is its own nested MLflow run (pruned trials end FINISHED: stopped on purpose, not failed). The run's id
+    goes on the Optuna trial (user attribute `mlflow_run_id`) and the trial's final state on the run."""
+
+    root: Path
+    params: dict
+    task: str
+    study: str
+    train: Dataset
+    dev: Dataset
+    tok: object
+    run_ids: dict[int, str] = field(default_factory=dict)
+    _set_attr: dict[int, object] = field(default_factory=dict)
+
+    def start(self, number: int, set_attr) -> None:
+        self._set_attr[number] = set_attr
+
+    def objective(self, lr: float, report, number: int) -> float:
+        tu = self.params["tune"]
+        run_params = {"task": self.task, "learning_rate": lr, "trial": number, "seed": tu["seed"],
+                      "sampler_seed": sampler_seed(self.params, self.task), "epochs": tu["epochs"],
+                      "train_size": len(self.train.df)}
+        with tracking.child_run(self.root, "tune", f"{self.task}-trial-{number}", params=run_params,
+                                tags={"optuna_study": self.study}, finished_on=(tuning.Pruned,)) as run:
+            self.run_ids[number] = run.run_id
+            self._set_attr.pop(number)("mlflow_run_id", run.run_id)
+
+            def on_eval(epoch: int, score: float) -> None:
+                run.metrics({"dev_score": score}, step=epoch + 1)
+                report(epoch + 1, score, last=epoch + 1 == tu["epochs"])  # step = epochs completed
+
+            _, result, score = train_task(paths.arm_dir(self.root, "baseline"), self.train, self.dev, self.tok,
+                                          self.params, lr=lr, seed=tu["seed"], epochs=tu["epochs"],
+                                          label=f"tune {self.task} #{number}", on_eval=on_eval)
+            run.params(result.runtime)
+            run.metrics({"train_loss_final": result.losses[-1]})
+            return score
+
+    def finished(self, rec: tuning.TrialRecord) -> None:
+        if rec.number in self.run_ids:
+            tracking.tag_run(self.root, self.run_ids[rec.number], {"trial_state": rec.state,
+                                                                   "trial_reason": rec.reason})
+
+
 def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = False, shared: bool = False):
     tu = params["tune"]
     info = tasks.get(task)
-    train = load_dataset(task, schema.task_dir(root, task) / "train.parquet")
-    dev = load_dataset(task, schema.task_dir(root, task) / "dev.parquet")
+    train = load_dataset(task, paths.split_path(root, task, "train"))
+    dev = load_dataset(task, paths.split_path(root, task, "dev"))
     train = replace(train, df=subsample(train.df, info.format, min(tu["train_examples"], len(train.df)), tu["seed"],
                                         task))
-    encoder = control_encoder_dir(root, "baseline")
     name = tuning.study_name(task, study_definition(root, params, task, train.md5, dev.md5))
     url = _redact(tuning.storage_url(tu.get("storage")))
     run_name = f"tune-{task}" + ("-worker" if worker else "")
@@ -62,40 +105,10 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
                             tags={"task": task, "optuna_study": name, "optuna_storage": url}) as parent:
         parent.dataset(train.df, f"{task}-train", train.path, train.md5, "training")
         parent.dataset(dev.df, f"{task}-dev", dev.path, dev.md5, "validation")
-        set_attr: dict[int, object] = {}
-        trial_runs: dict[int, str] = {}
-
-        def objective(lr, report, number):
-            with tracking.child_run(root, "tune", f"{task}-trial-{number}",
-                                    params={"task": task, "learning_rate": lr, "trial": number,
-                                            "seed": tu["seed"], "sampler_seed": sampler_seed(params, task),
-                                            "epochs": tu["epochs"],
-                                            "train_size": len(train.df)}, tags={"optuna_study": name},
-                                    finished_on=(tuning.Pruned,)) as run:  # pruned: stopped on purpose, not FAILED
-                trial_runs[number] = run.run_id
-                set_attr[number]("mlflow_run_id", run.run_id)
-
-                def on_eval(epoch, score):
-                    run.metrics({"dev_score": score}, step=epoch + 1)
-                    report(epoch + 1, score, last=epoch + 1 == tu["epochs"])  # step = epochs completed
-
-                _, result, score = train_task(encoder, train, dev, tok, params, lr=lr, seed=tu["seed"],
-                                              epochs=tu["epochs"], label=f"tune {task} #{number}", on_eval=on_eval)
-                run.params(result.runtime)
-                run.metrics({"train_loss_final": result.losses[-1]})
-                return score
-
-        def on_start(number, setter):
-            set_attr[number] = setter
-
-        def on_trial(rec: tuning.TrialRecord) -> None:  # the trial's final state on its nested run
-            if rec.number in trial_runs:
-                tracking.tag_run(root, trial_runs[rec.number], {"trial_state": rec.state, "trial_reason": rec.reason})
-
-        res = tuning.search_lr(objective, seed=sampler_seed(params, task), n_trials=tu["n_trials"], lr_low=tu["lr_low"],
-                               lr_high=tu["lr_high"], pruner=tu["pruner"], study_name=name, storage=storage,
-                               exclusive=not (worker or shared), on_start=on_start, on_trial=on_trial,
-                               collect=not worker)
+        trials = Trials(root, params, task, name, train, dev, tok)
+        res = tuning.search_lr(trials.objective, sections.of(params, "tune"), seed=sampler_seed(params, task),
+                               study_name=name, storage=storage, exclusive=not (worker or shared),
+                               on_start=trials.start, on_trial=trials.finished, collect=not worker)
         if worker:
             return None, parent.run_id
         records = res.records
@@ -124,20 +137,19 @@ def tuned_tasks(params: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--worker", action="store_true",
-                    help="scale-out worker: run trials in the shared storage, write no stage outputs")
-    ap.add_argument("--task", action="append", help="only this task (repeatable; default: every tuned task)")
-    args = ap.parse_args(argv)
-    params = config.load()
-    root = repo_root()
+    def options(ap) -> None:
+        ap.add_argument("--worker", action="store_true",
+                        help="scale-out worker: run trials in the shared storage, write no stage outputs")
+        ap.add_argument("--task", action="append", help="only this task (repeatable; default: every tuned task)")
+
+    st = stagerun.begin("tune", __doc__, argv, options=options)
+    params, root, args = st.params, st.root, st.args
     todo = tuned_tasks(params)
     for t in args.task or []:
         if t not in todo:
             raise SystemExit(f"tune: --task {t!r} is not a tuned task of this study ({', '.join(todo)})")
     if args.task and not args.worker:
         raise SystemExit("tune: --task is for --worker runs; the DVC stage tunes every task")
-    dvclock.check_stage_inputs(root, "tune")
     tok = tokenizer(root)
     storage = tuning.open_storage(tuning.storage_url(params["tune"].get("storage")), root)
     summary, runs = {}, {}
@@ -148,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.worker:
             print(f"tune worker: {task}: done")
             continue
-        write_json(tuned_path(root, task), rec)
+        write_json(paths.tuned_path(root, task), rec)
         summary[f"{task}.learning_rate"] = rec["learning_rate"]
         summary[f"{task}.best_dev_score"] = rec["best_dev_score"]
         runs[f"{task}.mlflow_run_id"] = run_id
@@ -159,6 +171,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from ..pipeline.stagerun import run
-
-    run("tune", main)
+    stagerun.run("tune", main)

@@ -39,11 +39,6 @@ from ..core.io import atomic_path, pid_alive
 _PREFIX = "epoch-"
 
 
-def stage_dir(root: Path, stage: str, instance: str) -> Path:
-    """`.checkpoints/<stage>/<instance>`: the checkpoints of one stage invocation (e.g. target, arm baseline)."""
-    return Path(root) / ".checkpoints" / stage / instance
-
-
 def clear(path: Path) -> None:
     """Remove a stage invocation's checkpoints (after its outputs are written)."""
     shutil.rmtree(path, ignore_errors=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import formats
-from ..core import tasks
+from ..core import paths, tasks
 from ..core.cells import CONTROL_SIZE_LABEL, cell_name
 from ..core.io import md5_file, read_json, read_parquet
 from ..data import schema
@@ -16,29 +16,8 @@ from . import featcache
 from .modeling import TaskModel, load_encoder, load_tokenizer
 
 
-def tokenizer_dir(root: Path) -> Path:
-    return root / "models" / "tokenizer"
-
-
 def tokenizer(root: Path):
-    return load_tokenizer(tokenizer_dir(root))
-
-
-def arm_dir(root: Path, arm: str) -> Path:
-    """models/arms/<arm>: the pretrain stage writes `baseline` and `random`, the intermediate stage one per task."""
-    return root / "models" / "arms" / arm
-
-
-def control_encoder_dir(root: Path, arm: str) -> Path:
-    return arm_dir(root, arm)
-
-
-def intermediate_dir(root: Path, task: str, size_label: str, seed: int) -> Path:
-    return arm_dir(root, task) / cell_name(size_label, seed)
-
-
-def target_dir(root: Path, arm: str, cell: str, target: str) -> Path:
-    return root / "models" / "target" / arm / cell / target
+    return load_tokenizer(paths.tokenizer_dir(root))
 
 
 @dataclass
@@ -98,16 +77,12 @@ def load_dataset(task: str, path: Path, adversarial: bool = False) -> Dataset:
     return ds
 
 
-def tuned_path(root: Path, task: str) -> Path:
-    """tuned/<role>/<task>.json: the tune stage's choice (deterministic content, no run ids: a re-run that picks
-    the same learning rate leaves downstream stages untouched)."""
-    return root / "tuned" / schema.role_dir(task) / f"{task}.json"
-
-
 def tuned_lr(root: Path, task: str) -> tuple[float, str]:
-    """(learning rate chosen by the tune stage, the MLflow run id of its study from runs/tune.json, "" if unknown)."""
-    rec = read_json(tuned_path(root, task))
-    runs = root / "runs" / "tune.json"
+    """(learning rate chosen by the tune stage, the MLflow run id of its study from runs/tune.json, "" if unknown).
+    tuned/<role>/<task>.json holds deterministic content, no run ids: a re-run that picks the same learning rate
+    leaves downstream stages untouched."""
+    rec = read_json(paths.tuned_path(root, task))
+    runs = paths.runs_path(root, "tune.json")
     run_id = read_json(runs).get(f"{task}.mlflow_run_id", "") if runs.exists() else ""
     return float(rec["learning_rate"]), run_id
 
@@ -141,20 +116,29 @@ class Cell:
         return cell_name(self.size_label, self.seed)
 
 
-def cells_of(root: Path, params: dict, arm: str) -> list[Cell]:
-    """Every encoder of one arm, checked to exist."""
-    from ..core import config
-
-    seeds = params["study"]["seeds"]
+def cells_of(root: Path, arm: str, seeds: list[int]) -> list[Cell]:
+    """Every encoder of one arm, checked to exist. A control arm has the one encoder the pretrain stage wrote,
+    fine-tuned from each of `seeds` (study.seeds). An intermediate arm's cells are what its intermediate stage
+    wrote: each cell's size label, seed, training size and run id come from its run.json (never re-derived from
+    params.yaml), ordered by training size, then by the order of `seeds`; their seeds must be exactly `seeds`, or the
+    models are stale."""
     if arm in tasks.CONTROLS:
-        cells = [Cell(arm, CONTROL_SIZE_LABEL, s, control_encoder_dir(root, arm)) for s in seeds]
+        cells = [Cell(arm, CONTROL_SIZE_LABEL, s, paths.arm_dir(root, arm)) for s in seeds]
     else:
+        found = sorted(paths.arm_dir(root, arm).glob("*/run.json"))
+        if not found:
+            raise FileNotFoundError(f"{paths.arm_dir(root, arm)}: no intermediate encoders (*/run.json) of arm "
+                                    f"{arm!r} (run `dvc repro intermediate@{arm}`)")
         cells = []
-        for label in config.size_labels(params):
-            for s in seeds:
-                d = intermediate_dir(root, arm, label, s)
-                info = read_json(d / "run.json")
-                cells.append(Cell(arm, label, s, d, int(info["train_size"]), info["mlflow_run_id"]))
+        for path in found:
+            info = read_json(path)
+            cells.append(Cell(arm, str(info["size_label"]), int(info["seed"]), path.parent, int(info["train_size"]),
+                              info["mlflow_run_id"]))
+        have = sorted({c.seed for c in cells})
+        if have != sorted(seeds):
+            raise ValueError(f"{paths.arm_dir(root, arm)}: encoders of seeds {have}, but study.seeds is "
+                             f"{list(seeds)}: the intermediate models are stale (run `dvc repro intermediate@{arm}`)")
+        cells.sort(key=lambda c: (c.train_size, list(seeds).index(c.seed)))
     for c in cells:
         if not (c.encoder_dir / "model.safetensors").exists():
             raise FileNotFoundError(f"{c.encoder_dir}/model.safetensors: encoder checkpoint missing "

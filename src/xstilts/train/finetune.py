@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import common, distributed
 from .common import Dataset
-from .loop import FitResult, evaluate, fit
+from .loop import FitResult, FitSettings, evaluate, fit
 
 
 def hyper(params: dict, task: str) -> dict:
@@ -20,6 +20,15 @@ def hyper(params: dict, task: str) -> dict:
     out["max_length"] = params["pretrain"]["max_length"]
     out.update(ft.get("overrides", {}).get(task, {}))
     return out
+
+
+def settings(params: dict, task: str, epochs: int | None = None) -> FitSettings:
+    """The FitSettings of one task's fine-tuning: `hyper` plus `finetune.compile` (an execution choice, so not a
+    hyperparameter); `epochs` overrides the task's (the tune stage's fixed budget)."""
+    hp = hyper(params, task)
+    return FitSettings(epochs=epochs or hp["epochs"], batch_size=hp["batch_size"], grad_accum=hp["grad_accum"],
+                       warmup=hp["warmup"], weight_decay=hp["weight_decay"], max_grad_norm=hp["max_grad_norm"],
+                       compile=params["finetune"]["compile"])
 
 
 def max_length(params: dict, task: str) -> int:
@@ -63,10 +72,8 @@ def train_task(encoder_dir: Path, train: Dataset, dev: Dataset | None, tok, para
             on_eval(epoch, score)
         return score
 
-    result: FitResult = fit(model, train.fmt, feats, lr=lr, epochs=epochs or hp["epochs"], batch_size=hp["batch_size"],
-                            grad_accum=hp["grad_accum"], warmup=hp["warmup"], weight_decay=hp["weight_decay"],
-                            max_grad_norm=hp["max_grad_norm"], seed=seed, label=label, on_epoch=on_epoch,
-                            compile=params["finetune"]["compile"], checkpoint=checkpoint)
+    result: FitResult = fit(model, train.fmt, feats, settings(params, train.task.name, epochs=epochs), lr=lr,
+                            seed=seed, label=label, on_epoch=on_epoch, checkpoint=checkpoint)
     if on_eval is not None and dev is not None:
         for epoch in range(result.resumed):  # restored from the checkpoint: their scores, reported now
             on_eval(epoch, result.evals[epoch])

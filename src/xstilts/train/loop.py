@@ -176,13 +176,27 @@ def _compile(module: torch.nn.Module, compile: bool | str) -> Callable:
     return forward
 
 
-def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epochs: int, batch_size: int,
-        warmup: float, weight_decay: float, max_grad_norm: float, seed: int, grad_accum: int = 1,
+@dataclass(frozen=True)
+class FitSettings:
+    """How one model is fine-tuned: the `finetune` section resolved for its task (xstilts.train.finetune.settings).
+    One optimizer step per `grad_accum` batches of `batch_size` (effective batch = batch_size x grad_accum);
+    `warmup`: the share of steps with a linearly rising learning rate, then linear decay; `compile`: torch.compile
+    the training forward (True = inductor, or a backend name)."""
+
+    epochs: int
+    batch_size: int
+    warmup: float
+    weight_decay: float
+    max_grad_norm: float
+    grad_accum: int = 1
+    compile: bool | str = False
+
+
+def fit(model: TaskModel, fmt: Format, feats: list[Feature], settings: FitSettings, *, lr: float, seed: int,
         label: str = "train", on_epoch: Callable[[int, TaskModel], float | None] | None = None,
-        compile: bool | str = False, checkpoint: Path | None = None) -> FitResult:
-    """Train `model` in place; one optimizer step per `grad_accum` batches of `batch_size` (effective batch =
-    batch_size x grad_accum). `on_epoch(epoch, model)` may return an evaluation score (logged) or raise to stop.
-    `compile`: torch.compile the training forward (True = inductor, or a backend name).
+        checkpoint: Path | None = None) -> FitResult:
+    """Train `model` in place under `settings` from learning rate `lr` and `seed`. `on_epoch(epoch, model)` may
+    return an evaluation score (logged) or raise to stop.
     `checkpoint`: a directory for epoch checkpoints (xstilts.train.checkpoint); a run with the same inputs resumes
     after the last completed epoch there (`on_epoch` is not called again for restored epochs). Single-process
     only: a data-parallel run killed mid-way restarts cleanly instead.
@@ -192,6 +206,8 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     loss is weighted by its share of its micro-batch, so the all-reduced gradient equals the single-process one
     (batch_size and grad_accum are global, independent of the number of processes). Rank 0 alone calls
     `on_epoch`; its score is broadcast, and an exception there stops every rank."""
+    epochs, batch_size, grad_accum = settings.epochs, settings.batch_size, settings.grad_accum
+    warmup, weight_decay, max_grad_norm = settings.warmup, settings.weight_decay, settings.max_grad_norm
     distributed.check_single_process(label)
     world, rank = distributed.world_size(), distributed.rank()
     dev = device()
@@ -227,9 +243,9 @@ def fit(model: TaskModel, fmt: Format, feats: list[Feature], *, lr: float, epoch
     if world > 1:  # DDP also broadcasts rank 0's weights, so every rank starts from the same model
         ddp = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[dev.index] if dev.type == "cuda" else None, forward_sync_buffers=False)
-    forward = _compile(ddp if ddp is not None else model, compile)
-    result = FitResult(runtime=runtime_path(model, dev, fused=bool(opt.defaults.get("fused")), compiled=bool(compile),
-                                            world=world))
+    forward = _compile(ddp if ddp is not None else model, settings.compile)
+    result = FitResult(runtime=runtime_path(model, dev, fused=bool(opt.defaults.get("fused")),
+                                            compiled=bool(settings.compile), world=world))
     start, step = ckpt.restore(model, opt, sched, result) if ckpt is not None else (0, 0)
     meter = Progress(total, label) if rank == 0 else None
     t0 = time.time()

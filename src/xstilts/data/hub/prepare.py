@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...core import paths
 from ...core import tasks as T
 from .. import schema
 from ..testsets import load_dictionaries, write_test_set
@@ -216,10 +217,9 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
     for task in st["intermediate_tasks"]:
         progress(f"prepare (hub): {task}")
         fmt = T.get(task).format
-        d = out / "intermediate" / task
         for split in ("train", "dev"):
             df, variant = loaded[(task, split)] = intermediate_data(hp, task, split)
-            schema.write(df, d / f"{split}.parquet", fmt)
+            schema.write(df, paths.split_path(None, task, split, prepared=out), fmt)
             summary[f"{task}.{split}"] = len(df)
             summary[f"{task}.{split}.dropped"] = int(df.attrs.get("dropped", 0))
         declared = params["prepare"]["train_size"].get(task)
@@ -238,17 +238,17 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
             raise HubError(f"target task {task!r} has no hub source (hub targets: {', '.join(TARGET_SOURCES)})")
         langs, missing = target_languages(hp, task)
         summary[f"{task}.languages_missing_on_hub"] = " ".join(missing)
-        d = out / "targets" / task
         if src.train is not None:
             for split, (key, hub_split) in (("train", (src.train, "train")), ("dev", src.dev or (src.train, "dev"))):
                 df = load(hp, key, hub_split, None if key in _ENGLISH_ONLY else "en")
-                schema.write(df, d / f"{split}.parquet", info.format)
+                schema.write(df, paths.split_path(None, task, split, prepared=out), info.format)
                 summary[f"{task}.{split}"] = len(df)
         if task == "xcopa":  # XTREME-R's first-phase data (target.xcopa_recipe), see XCOPA_FIRST_STAGE
             first = T.get(XCOPA_FIRST_STAGE)
             for split in ("train", "dev"):
                 df, _ = loaded.get((XCOPA_FIRST_STAGE, split)) or intermediate_data(hp, XCOPA_FIRST_STAGE, split)
-                schema.write(df, d / XCOPA_FIRST_STAGE / f"{split}.parquet", first.format)
+                path = paths.first_stage_path(None, task, XCOPA_FIRST_STAGE, split, prepared=out)
+                schema.write(df, path, first.format)
                 summary[f"{task}.{XCOPA_FIRST_STAGE}.{split}"] = len(df)
         for lang in langs:
             write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary, dictionaries)
@@ -257,7 +257,7 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
     for key in used_keys(hp, st):
         summary[f"revision.{key}"] = revision_of(hp, key)
 
-    pin = out / "pretrain" / "model.json"
+    pin = paths.pretrain_corpus_dir(None, prepared=out) / "model.json"
     pin.parent.mkdir(parents=True, exist_ok=True)
     pin.write_text(json.dumps({"id": hp["model"]["id"], "revision": hp["model"]["revision"]}, indent=2) + "\n")
     return summary

@@ -1,4 +1,6 @@
-"""Helpers for tests and benchmarks that run the real pipeline in a fresh copy of the repository."""
+"""Helpers of the tests and benchmarks (not part of the package): a fresh copy of the work tree to run the real
+pipeline in, the import closures behind dvc.yaml's code deps (`python -m tests.devtools` rewrites them, from the
+repository root) and the params audit's comparison."""
 
 from __future__ import annotations
 
@@ -126,7 +128,7 @@ def audited_reads(directory: Path) -> dict[str, set[str]]:
 
 def sync_dvc_deps(root: Path) -> bool:
     """Rewrite the `src/` code deps of every stage in `root/dvc.yaml` as :func:`stage_code_deps` derives them
-    (the rest of the file is kept as it is). Returns whether the file changed. `python -m xstilts.devtools`."""
+    (the rest of the file is kept as it is). Returns whether the file changed. `python -m tests.devtools`."""
     import re
 
     import yaml
