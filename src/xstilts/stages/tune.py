@@ -124,10 +124,7 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
             for path in tuning.save_plots(storage, name, Path(tmp)):
                 parent.artifact(path, "optuna")
         record = {"task": task, "learning_rate": res.best_learning_rate, "best_dev_score": res.best_value,
-                  "study": name,
-                  "trials": [{"number": r.number, "learning_rate": r.learning_rate, "state": r.state,
-                              "value": r.value, "intermediate": r.intermediate, "reason": r.reason,
-                              **({"retry_of": r.retry_of} if r.retry_of is not None else {})} for r in records]}
+                  "study": name, "trials": res.trials()}
         return record, parent.run_id
 
 
@@ -151,7 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.task and not args.worker:
         raise SystemExit("tune: --task is for --worker runs; the DVC stage tunes every task")
     tok = tokenizer(root)
-    storage = tuning.open_storage(tuning.storage_url(params["tune"].get("storage")), root)
+    exclusive = not (args.worker or params["tune"]["shared"])  # the only worker: a torn journal line is its own
+    storage = tuning.open_storage(tuning.storage_url(params["tune"].get("storage")), root, repair=exclusive)
     summary, runs = {}, {}
     t0 = time.time()
     for task in args.task or todo:
