@@ -29,3 +29,69 @@ def test_a_pruned_trial_finishes_and_a_crash_fails(tmp_path, monkeypatch):
     status = {k: client.get_run(v).info.status for k, v in ids.items()}
     assert status == {"pruned": "FINISHED", "crashed": "FAILED", "complete": "FINISHED", "parent": "FINISHED"}
     assert client.get_run(ids["pruned"]).data.tags["mlflow.parentRunId"] == ids["parent"]
+
+
+def test_a_rerun_closes_the_runs_a_killed_stage_left_running(tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import mlflow
+
+    from .conftest import REPO
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    script = f"""
+import os, signal
+from pathlib import Path
+from xstilts.pipeline import tracking
+with tracking.stage_run(Path({str(tmp_path)!r}), "target", "target-x") as parent:
+    with tracking.child_run(Path({str(tmp_path)!r}), "target", "model-0") as run:
+        print(parent.run_id, run.run_id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MLFLOW_TRACKING_URI": uri}
+    env.pop("MLFLOW_RUN_ID", None)
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    parent_id, child_id = proc.stdout.split()
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    assert {client.get_run(i).info.status for i in (parent_id, child_id)} == {"RUNNING"}
+    with tracking.stage_run(tmp_path, "target", "target-x") as again:
+        live = again.run_id
+        assert client.get_run(live).info.status == "RUNNING"  # its own run is left alone
+    for run_id in (parent_id, child_id):
+        run = client.get_run(run_id)
+        assert run.info.status == "KILLED" and "ended without closing the run" in run.data.tags["xstilts_closed"]
+    assert client.get_run(live).info.status == "FINISHED"
+
+
+def test_a_copied_checkout_keeps_its_artifacts_to_itself(tmp_path, monkeypatch):
+    import shutil
+
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    (a / "note.txt").write_text("x\n")
+    with tracking.stage_run(a, "report", "report") as run:
+        run.artifact(a / "note.txt")
+    before = sorted(p.relative_to(a) for p in (a / "mlartifacts").rglob("*") if p.is_file())
+    shutil.copytree(a, b)
+    with tracking.stage_run(b, "report", "report") as run:
+        run.artifact(b / "note.txt")
+        copied_run = run.run_id
+    after = sorted(p.relative_to(a) for p in (a / "mlartifacts").rglob("*") if p.is_file())
+    assert after == before  # nothing written into the original checkout
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{b / 'mlflow.db'}")
+    assert client.get_run(copied_run).info.artifact_uri.startswith((b / "mlartifacts").as_uri())
+    assert (b / "mlartifacts").as_uri() in client.get_experiment_by_name("xstilts-report").artifact_location
+    assert any(p.name == "note.txt" for p in (b / "mlartifacts").rglob("*")) and len(
+        [p for p in (b / "mlartifacts").rglob("note.txt")]) == 2  # the copied run's and the new one's
+    old = client.search_runs([client.get_experiment_by_name("xstilts-report").experiment_id])
+    assert all(r.info.artifact_uri.startswith((b / "mlartifacts").as_uri()) for r in old)
