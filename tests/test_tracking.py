@@ -95,3 +95,31 @@ def test_a_copied_checkout_keeps_its_artifacts_to_itself(tmp_path, monkeypatch):
         [p for p in (b / "mlartifacts").rglob("note.txt")]) == 2  # the copied run's and the new one's
     old = client.search_runs([client.get_experiment_by_name("xstilts-report").experiment_id])
     assert all(r.info.artifact_uri.startswith((b / "mlartifacts").as_uri()) for r in old)
+
+
+def test_inputs_carry_their_rows_and_each_role_has_one_digest(tmp_path, monkeypatch):
+    import mlflow
+    import pandas as pd
+
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tagging = pd.DataFrame({"id": ["a", "b"], "lang": ["en", "en"], "tokens": [["x", "y"], ["z"]],
+                            "tags": [[0, 1], [2]], "meta": ["", ""]})
+    tests = {f"xnli-{lang}-clean": f"{i}" * 32 for i, lang in enumerate(["ea", "eb"], start=1)}
+    with tracking.stage_run(tmp_path, "evaluate", "evaluate-x") as run:
+        run.dataset(tagging, "panx-train", tmp_path / "t.parquet", "f" * 32, "training")
+        for name, md5 in tests.items():
+            run.dataset(tagging.head(1), name, tmp_path / f"{name}.parquet", md5, "test")
+        with pytest.raises(ValueError, match="context 'dev' is not one of training, validation, test"):
+            run.dataset(tagging, "x", tmp_path / "x", "0" * 32, "dev")
+        run_id = run.run_id
+    got = mlflow.MlflowClient().get_run(run_id)
+    tags = {k: v for k, v in got.data.tags.items() if k.startswith("data.")}
+    assert tags == {"data.training.md5": "f" * 32, "data.test.md5": tracking.digest(tests)}
+    assert tracking.digest(tests) != tracking.digest({**tests, "xnli-ec-clean": "3" * 32})
+    import json
+
+    rows = {d.dataset.name: json.loads(d.dataset.profile)["num_rows"] for d in got.inputs.dataset_inputs}
+    assert rows == {"panx-train": 2, "xnli-ea-clean": 1, "xnli-eb-clean": 1}
+    assert tracking.metric_name("xnli", "ea", "clean") == "xnli.accuracy.ea.clean"
+    assert tracking.dev_metric("squad", final=True) == "squad.squad_f1.dev_final"

@@ -29,6 +29,49 @@ from ..core import paths
 
 STAGES = ("pretrain", "tune", "aflite", "intermediate", "target", "evaluate")
 
+# ---- the vocabulary every stage logs with (README, "Tracking: MLflow"; checked by the end-to-end test) ----------
+PARAMS = {
+    "arm": "the arm of the model's encoder: baseline, random or an intermediate task",
+    "intermediate_task": "the intermediate task the encoder was fine-tuned on; 'none' for baseline and random",
+    "size_label": "the intermediate subsample: a size, 'full', or '-' for baseline and random",
+    "train_size": "the examples the intermediate model was trained on (0 for baseline and random)",
+    "seed": "the seed of this run's own fine-tuning (a restart's derived seed; `base_seed` is the cell's)",
+    "target_task": "the target task a model was fine-tuned or evaluated on",
+    "learning_rate": "the learning rate of this run's fine-tuning (a tuning trial's own)",
+}
+"""Parameter names shared by every stage that has the concept; the tune stage names the tuned task
+`intermediate_task` or `target_task` by its role, and its subset size `tune_train_examples`."""
+METRIC_NAME = "<task>.<metric>.<language>.<subset>"
+"""Scores carry their task and metric: `xnli.accuracy.ea.clean`, `xquad.squad_f1.ed.distractor`; dev scores
+are `<task>.<metric>.dev` (per epoch) and `<task>.<metric>.dev_final`."""
+DATA_ROLES = ("training", "validation", "test")
+"""One digest tag per role, `data.<role>.md5`: the file's DVC md5, or for several files of one role (a model's
+test sets) the first 32 hex digits of the sha256 of their sorted `name md5` lines. Each file is also an MLflow
+input with its real row count."""
+
+
+def digest(files: dict[str, str]) -> str:
+    """The one digest of a role's files ({name: md5}): the md5 itself for one file, else the first 32 hex digits of
+    the sha256 of the sorted `name md5` lines (DATA_ROLES)."""
+    import hashlib
+
+    if len(files) == 1:
+        return next(iter(files.values()))
+    return hashlib.sha256("".join(f"{n} {m}\n" for n, m in sorted(files.items())).encode()).hexdigest()[:32]
+
+
+def metric_name(task: str, language: str, subset: str) -> str:
+    """`<task>.<metric>.<language>.<subset>` (METRIC_NAME)."""
+    from ..core import tasks
+
+    return f"{task}.{tasks.get(task).metric}.{language}.{subset}"
+
+
+def dev_metric(task: str, final: bool = False) -> str:
+    from ..core import tasks
+
+    return f"{task}.{tasks.get(task).metric}.dev" + ("_final" if final else "")
+
 
 def tracking_uri(root: Path) -> str:
     env = os.environ.get("MLFLOW_TRACKING_URI", "")
@@ -162,6 +205,7 @@ class Run:
     def __init__(self, mlflow, run):
         self._mlflow = mlflow
         self.run_id: str = run.info.run_id
+        self._digests: dict[str, dict[str, str]] = {}
 
     def params(self, params: dict) -> None:
         flat = {k: (str(v) if not isinstance(v, (int, float, str, bool)) else v) for k, v in _flat(params).items()}
@@ -179,14 +223,19 @@ class Run:
         self._mlflow.log_artifact(str(path), artifact_path=subdir)
 
     def dataset(self, df, name: str, path: Path, md5: str, context: str) -> None:
-        """Record an input dataset with its DVC md5 as digest (and as a tag)."""
+        """Record an input dataset (its rows counted, its DVC md5 as digest) under `context` (a DATA_ROLES role),
+        and the role's one digest tag `data.<context>.md5`."""
         import warnings
 
+        if context not in DATA_ROLES:
+            raise ValueError(f"dataset {name}: context {context!r} is not one of {', '.join(DATA_ROLES)}")
         with warnings.catch_warnings():  # schema-inference hints about integer columns are noise here
             warnings.simplefilter("ignore")
-            ds = self._mlflow.data.from_pandas(df.head(0), source=str(path), name=name, digest=md5[:32])
+            ds = self._mlflow.data.from_pandas(df, source=str(path), name=name, digest=md5[:32])
             self._mlflow.log_input(ds, context=context)
-        self._mlflow.set_tag(f"data.{name}.md5", md5)
+        files = self._digests.setdefault(context, {})
+        files[name] = md5
+        self._mlflow.set_tag(f"data.{context}.md5", digest(files))
 
 
 class NullRun:
