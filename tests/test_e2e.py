@@ -14,6 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from xstilts.core import tasks
+from xstilts.pipeline import tracking
+
 from .conftest import REPO
 from .devtools import audited_reads, copy_worktree, params_mismatch
 from .repo_run import env, run
@@ -200,20 +203,34 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
         n_cells = (len(study["study"]["intermediate_tasks"]) * len(study["subsample"]["sizes"])
                    * len(study["study"]["seeds"]))
         assert len(inter) == n_cells  # tasks x sizes x seeds (first attempts; restarts are extra runs)
+        vocabulary = set(tracking.PARAMS)
         for r in inter:
             p, m, t = kv(r, "params"), kv(r, "metrics"), kv(r, "tags")
-            assert {"intermediate_task", "train_size", "seed", "learning_rate"} <= set(p)
-            assert "dev_score_final" in m
+            assert vocabulary - {"target_task"} <= set(p)  # the shared parameter names (README, MLflow)
+            assert tracking.dev_metric(p["intermediate_task"], final=True) in m
             assert t["git_commit"] not in ("", "unknown") and t["dvc_stage"].startswith("intermediate@")
-            assert any(k.startswith("data.") and k.endswith(".md5") for k in t)
+            assert {"data.training.md5", "data.validation.md5"} <= set(t)  # one digest column per role
+            assert not [k for k in t if k.startswith("data.") and k.split(".")[1] not in tracking.DATA_ROLES]
             assert t.get("mlflow.parentRunId")
+            rows = [json.loads(d["dataset"]["profile"])["num_rows"] for d in r["inputs"]["dataset_inputs"]]
+            assert rows and min(rows) > 0  # log_input with the real row counts
         targets = [r for r in runs("target") if "target_task" in kv(r, "params") and kv(r, "params")["attempt"] == "0"]
-        n_trained = sum(1 for t in study["study"]["target_tasks"] if t != "tatoeba")
-        assert len(targets) == (n_cells + len(study["study"]["seeds"])) * n_trained  # (cells + baseline) x targets
-        assert {kv(r, "params")["target_task"] for r in targets} == {"xnli", "xquad", "panx"}
+        trained = tasks.trained_targets(study["study"]["target_tasks"])
+        assert len(targets) == (n_cells + len(study["study"]["seeds"])) * len(trained)  # (cells + baseline) x targets
+        assert {kv(r, "params")["target_task"] for r in targets} == set(trained)
+        assert all(vocabulary <= set(kv(r, "params")) for r in targets)
+        evals = [r for r in runs("evaluate") if "target_task" in kv(r, "params")]
+        assert evals and all(vocabulary <= set(kv(r, "params")) and "data.test.md5" in kv(r, "tags") for r in evals)
+        for r in evals:  # scores carry their task and metric: <task>.<metric>.<language>.<subset>
+            target = kv(r, "params")["target_task"]
+            assert all(k.startswith(f"{target}.{tasks.get(target).metric}.") for k in kv(r, "metrics"))
         trials = [r for r in runs("tune") if "trial" in kv(r, "params")]
         assert trials and all(kv(r, "tags").get("trial_state") in ("complete", "pruned", "failed") for r in trials)
-        assert runs("pretrain") and runs("evaluate")
+        assert all({"learning_rate", "tune_train_examples"} <= set(kv(r, "params"))
+                   and ({"intermediate_task", "target_task"} & set(kv(r, "params"))) for r in trials)
+        pretrain = runs("pretrain")
+        assert pretrain and all(d["dataset"]["name"].startswith(("pretrain-", "lexicon"))
+                                for d in pretrain[0]["inputs"]["dataset_inputs"])
     finally:
         server.terminate()
         server.wait(timeout=30)

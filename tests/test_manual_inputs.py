@@ -124,12 +124,26 @@ def test_plan_refuses_a_throughput_that_is_not_positive(params, tmp_path, monkey
 
 
 def test_xtreme_r_tasks_that_are_no_pipeline_target_are_refused_with_instructions(params):
-    for name, hint in (("mewslix", "get-mewsli-x.sh"), ("bucc", "mining pool"), ("lareqa", "mAP@20")):
+    for name, hint in (("bucc", "mining pool"), ("bucc2018", "evaluate_bucc")):
         p = copy.deepcopy(params)
         p["study"]["target_tasks"].append(name)
         with pytest.raises(config.ConfigError, match=hint) as err:
             config.validate(p)
-        assert "`study.target_tasks[4]`" in str(err.value)
+        assert f"`study.target_tasks[{len(p['study']['target_tasks']) - 1}]`" in str(err.value)
+
+
+def test_embedded_only_targets_are_refused_on_the_hub_with_the_reason(params):
+    from xstilts.cli import deep_merge, profile_overlay
+
+    paper = deep_merge(copy.deepcopy(params), profile_overlay(REPO, "paper"))
+    config.validate(copy.deepcopy(paper))
+    for name, hint in (("mewslix", "get-mewsli-x.sh"), ("lareqa", "not pinned")):
+        p = copy.deepcopy(paper)
+        p["study"]["target_tasks"].append(name)
+        p["adversaries"]["subsets"][name] = ["char_noise"]
+        with pytest.raises(config.ConfigError, match=hint) as err:
+            config.validate(p)
+        assert "study.source: hub" in str(err.value)
 
 
 def _stage(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -91,7 +91,8 @@ PARAMS = yaml.safe_load((FIXTURES / "params.yaml").read_text())
 SMALL = {"study": {"source": "synthetic"},
          "report": {"seed": 1, "n_bootstrap": 20, "n_permutations": 19, "alpha": 0.05, "correction": "holm"}}
 REFERENCE = PUB.load_reference(Path(__file__).resolve().parents[1] / PUB.REFERENCE_PATH)
-OUTPUTS = ("correlation.json", "metrics.json", "correlation.md", R.HTML, R.PLOTS_CSV, *R.FIGURES.values())
+OUTPUTS = ("correlation.json", "metrics.json", "headline.json", "correlation.md", R.HTML, R.PLOTS_CSV,
+           *R.FIGURES.values())
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +214,10 @@ def test_metrics_are_flat_floats_and_baseline_numbers(built: tuple[dict, Path]) 
     assert metrics["baseline.xnli.zero_shot.clean"] == pytest.approx(65.0)
     assert metrics["baseline.en.clean"] == pytest.approx(75.0)
     assert metrics["baseline.zero_shot.degradation"] == pytest.approx(5.0 + 3.0)
+    # the DVC metrics file is the headline subset: a short table for `dvc metrics show`
+    headline = json.loads((built[1] / "headline.json").read_text())
+    assert headline == {k: metrics[k] for k in R.HEADLINE_KEYS if k in metrics}
+    assert "pooled.within.fe_slope_per_doubling" in headline and len(headline) <= 16
     assert metrics["random.zero_shot.clean"] == pytest.approx(40.0 - 15.0 / 4)
 
 

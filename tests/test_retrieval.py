@@ -1,5 +1,6 @@
-"""Retrieval targets (Tatoeba): pooling, nearest-neighbour accuracy with known answers, the paired clean score of
-noisy queries, and the file checks that run before any model does."""
+"""Retrieval targets (Tatoeba, LAReQA, Mewsli-X): pooling, nearest-neighbour accuracy, mAP@20 and MRR@20 with known
+answers, the paired clean score of noisy queries, the embedded benchmark's analogues, and the file checks that run
+before any model does."""
 
 from __future__ import annotations
 
@@ -84,10 +85,83 @@ def test_noisy_queries_are_paired_with_the_same_clean_queries(model):
 
 
 def test_retrieval_files_are_checked():
-    with pytest.raises(ValueError, match="bad.parquet: a retrieval file needs non-English queries"):
+    with pytest.raises(ValueError, match="bad.parquet: a retrieval file needs queries and candidates"):
         retrieval.split_pool(pool()[lambda d: d.lang == "en"], "bad.parquet")
     broken = pool()
     broken.loc[broken.lang == "en", "pair_id"] = "other"
-    with pytest.raises(ValueError, match="4 queries have no English candidate"):
+    with pytest.raises(ValueError, match="4 queries have no candidate with their pair_id"):
         retrieval.split_pool(broken, "f.parquet")
     assert chance(tasks.get("tatoeba"), pool()) == 25.0
+
+
+def _sided(queries: list[tuple[str, str, str]], cands: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """A retrieval file with a `side` column from (lang, text, pair_id) triples."""
+    rows = [{"id": f"q{i}", "lang": lang, "text": t, "pair_id": g, "side": "query"}
+            for i, (lang, t, g) in enumerate(queries)]
+    rows += [{"id": f"c{i}", "lang": lang, "text": t, "pair_id": g, "side": "candidate"}
+             for i, (lang, t, g) in enumerate(cands)]
+    return pd.DataFrame(rows)
+
+
+def test_lareqa_retrieves_every_language_of_the_answer(model):
+    enc, tok = model
+    # each question's answer exists in English and in xx with the question's own text: both rank first
+    cands = [("en", EN[0], "a0"), ("xx", EN[0], "a0"), ("en", EN[1], "a1"), ("xx", EN[1], "a1"),
+             ("en", EN[2], "a2"), ("xx", EN[3], "a3")]
+    df = _sided([("xx", EN[0], "a0"), ("xx", EN[1], "a1")], cands)
+    q, c = retrieval.split_pool(df, "lareqa.parquet")
+    assert q["id"].tolist() == ["q0", "q1"] and len(c) == 6  # split by `side`, English queries allowed
+    sets = {("xx", "clean"): Dataset(tasks.get("lareqa"), df, "clean.parquet", "md5")}
+    res, preds = evaluate_encoder(enc, "lareqa", sets, tok, layer=2, max_length=32, batch_size=4)
+    assert res[0]["metric"] == "map_at_20" and res[0]["score"] == pytest.approx(100.0)
+    assert [p["example_score"] for p in preds] == [1.0, 1.0]
+    # a random ranking of 6 candidates with 2 targets: its expected AP@20
+    from xstilts.eval.ranking import chance_ap_at_k
+
+    assert res[0]["chance"] == pytest.approx(100 * chance_ap_at_k(2, 6))
+
+
+def test_mewslix_scores_the_rank_of_the_one_gold_entity(model):
+    enc, tok = model
+    df = _sided([("xx", EN[1], "e1"), ("xx", EN[3], "e3")], [("en", EN[i], f"e{i}") for i in range(4)])
+    sets = {("xx", "clean"): Dataset(tasks.get("mewslix"), df, "clean.parquet", "md5")}
+    res, preds = evaluate_encoder(enc, "mewslix", sets, tok, layer=2, max_length=32, batch_size=4)
+    assert res[0]["metric"] == "mrr_at_20" and res[0]["score"] == pytest.approx(100.0)
+    assert [p["prediction"] for p in preds] == ['"c1"', '"c3"']
+    dup = _sided([("xx", EN[1], "e1")], [("en", EN[1], "e1"), ("en", EN[2], "e1")])
+    with pytest.raises(ValueError, match="one candidate per pair_id"):
+        evaluate_encoder(enc, "mewslix", {("xx", "clean"): Dataset(tasks.get("mewslix"), dup, "d.parquet", "m")},
+                         tok, layer=2, max_length=32, batch_size=4)
+
+
+def test_noise_hits_only_the_query_side():
+    df = _sided([("en", "the red car stops", "a0")], [("en", "the red car stops", "a0"), ("xx", "xa red", "a0")])
+    noisy = REGISTRY["char_noise"].apply(df, "retrieval", (), np.random.default_rng(0), {"char_noise_rate": 1.0})
+    assert noisy["source_id"].tolist() == ["q0"] and noisy["text"].iloc[0] != "the red car stops"
+
+
+def test_the_embedded_analogues_have_their_benchmarks_structure():
+    import yaml
+
+    from xstilts.data.sources import lexicon_of, retrieval_test_sets
+
+    from .conftest import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    lex = lexicon_of(params)
+    langs = [lex.languages[c] for c in params["study"]["languages"]]
+    lareqa = retrieval_test_sets("lareqa", 20, 7, langs, lex)
+    assert list(lareqa) == [lang.code for lang in langs]  # English questions too (XQuAD-R has them)
+    pools = [d[d.side == "candidate"].reset_index(drop=True) for d in lareqa.values()]
+    assert all(p.equals(pools[0]) for p in pools)  # one multilingual pool in every file
+    for d in lareqa.values():
+        q, c = retrieval.split_pool(d, "lareqa")
+        targets = c.groupby("pair_id")["lang"].apply(sorted)
+        assert all(targets[g] == sorted(lang.code for lang in langs) for g in q["pair_id"])  # answer in all languages
+    mewslix = retrieval_test_sets("mewslix", 20, 7, langs, lex)
+    for lang, d in mewslix.items():
+        q, c = retrieval.split_pool(d, "mewslix")
+        assert len(q) == 20 and (q["lang"] == lang).all() and (c["lang"] == "en").all()
+        assert c["pair_id"].is_unique and set(q["pair_id"]) <= set(c["pair_id"])  # one gold entity each
+    tatoeba = retrieval_test_sets("tatoeba", 20, 7, langs, lex)
+    assert "en" not in tatoeba and "side" not in tatoeba["ea"]  # the Tatoeba files as before

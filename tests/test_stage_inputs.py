@@ -59,3 +59,32 @@ def test_the_scaffold_checks_fan_out_values_before_any_work(monkeypatch, tmp_pat
                        fan_out={"--task": "study.intermediate_tasks", "--size": "subsample.sizes"})
     with pytest.raises(SystemExit):  # argparse: the fan-out flag is required
         stagerun.begin("evaluate", "doc", [], fan_out={"--arm": "study.arms"})
+
+
+def test_a_second_process_on_the_same_stage_instance_is_refused(tmp_path):
+    """A stage instance is held by its process (an flock the kernel drops when the process dies, even by SIGKILL):
+    a second process stops with one line naming the holder; another instance is not blocked."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from xstilts.pipeline import stagerun
+
+    from .conftest import REPO
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from xstilts.pipeline import stagerun; "
+         f"stagerun.lock(Path({str(tmp_path)!r}), 'target@baseline'); print('held', flush=True); time.sleep(60)"],
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(stagerun.StageBusy, match=rf"target@baseline is already running in process {holder.pid} "):
+            stagerun.lock(tmp_path, "target@baseline")
+        stagerun.lock(tmp_path, "target@mnli")  # another instance runs alongside
+        assert stagerun.StageBusy in stagerun.user_errors()  # one line under `dvc repro`, no traceback
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    stagerun.lock(tmp_path, "target@baseline")  # the killed holder's lock is gone
+    stagerun.lock(tmp_path, "target@baseline")  # and this process may take it again

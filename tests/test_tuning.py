@@ -5,6 +5,7 @@ and PostgreSQL on 127.0.0.1)."""
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import shutil
@@ -190,6 +191,8 @@ def test_kill_9_mid_trial_then_rerun_continues_the_same_study(tmp_path):
     assert retry.number == 3 and retry.state == "complete"
     assert len({r.number for r in resumed.records}) == 5
     assert (resumed.best_learning_rate, resumed.best_value) == (fresh.best_learning_rate, fresh.best_value)
+    # what the tune stage writes to tuned/<task>.json is the uninterrupted run's, byte for byte
+    assert json.dumps(resumed.trials(), sort_keys=True) == json.dumps(fresh.trials(), sort_keys=True)
     # a third run finds the study full: no new trial
     again = search(objective, n_trials=5, study_name="study", storage=storage, **KW)
     assert _lrs(again) == _lrs(resumed) and again.resumed == 5
@@ -318,3 +321,22 @@ def test_optuna_plots_are_written(tmp_path):
     paths = tuning.save_plots(storage, "plots", tmp_path / "plots")
     assert [p.name for p in paths] == ["optimization_history.png", "slice.png", "intermediate_values.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_a_torn_journal_line_is_cut_off_by_the_only_worker_and_named_otherwise(tmp_path, capsys):
+    url = f"journal:{tmp_path / 'journal.log'}"
+    search(objective, n_trials=2, study_name="torn", storage=tuning.open_storage(url, tmp_path), **KW)
+    path = tmp_path / "journal.log"
+    whole = path.read_bytes()
+    n_lines = whole.count(b"\n")
+    path.write_bytes(whole + b'{"op_code": 5, "worker_id": "x", "trial_id": 1, "val')  # a kill mid-write
+    with pytest.raises(ValueError, match=rf"journal.log:{n_lines + 1}: .*cut short.*delete that line"):
+        tuning.open_storage(url, tmp_path)  # a shared storage: another worker may still be writing it
+    storage = tuning.open_storage(url, tmp_path, repair=True)
+    assert path.read_bytes() == whole and f"journal.log:{n_lines + 1}: cut off" in capsys.readouterr().err
+    again = search(objective, n_trials=2, study_name="torn", storage=storage, **KW)
+    assert again.resumed == 2  # the study is intact
+    lines = whole.split(b"\n")
+    path.write_bytes(b"\n".join(lines[:1] + [b"garbage"] + lines[1:]))
+    with pytest.raises(ValueError, match=r"journal.log:2: .*not a JSON line"):
+        tuning.open_storage(url, tmp_path, repair=True)  # inside the file: never cut, always named

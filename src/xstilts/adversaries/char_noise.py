@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from ..core.tasks import TRAINING_LANGUAGE
+from ..data.schema import retrieval_queries
 from . import register
 from .text import clusters
 
@@ -79,11 +79,11 @@ def noise_words(words: list[str], rate: float, rng: np.random.Generator, alpha: 
 
 
 @register("char_noise", ("pair", "mc", "span", "tagging", "retrieval"),
-          "one character edit in a `char_noise_rate` share of words (retrieval: of the non-English queries only)")
+          "one character edit in a `char_noise_rate` share of words (retrieval: of the queries only)")
 def char_noise(df: pd.DataFrame, labels, rng, options) -> pd.DataFrame:
     rate = float(options.get("char_noise_rate", 0.3))
-    if "pair_id" in df.columns:  # retrieval: noisy queries, searched against the clean English candidates
-        df = df[df["lang"] != TRAINING_LANGUAGE].reset_index(drop=True)
+    if "pair_id" in df.columns:  # retrieval: noisy queries, searched against the clean candidates
+        df = df[retrieval_queries(df)].reset_index(drop=True)
     text_cols = {"text_a", "text_b", "context", "question", "text"} & set(df.columns)
     if "answers_start" in df.columns:
         text_cols = {"question"}

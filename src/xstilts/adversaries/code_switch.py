@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 
-from ..core.tasks import TRAINING_LANGUAGE
+from ..data.schema import retrieval_queries
 from . import register
 from .dictionaries import Dictionaries
 from .text import unspaced
@@ -93,8 +93,8 @@ def switch_text(text: str, lang: str, rate: float, into: list[str], dicts: Dicti
           "another language of code_switch.into")
 def code_switch(df: pd.DataFrame, labels, rng, options) -> pd.DataFrame:
     rate, into, dicts = _options(options)
-    if "pair_id" in df.columns:  # retrieval: switched queries, searched against the clean English candidates
-        df = df[df["lang"] != TRAINING_LANGUAGE].reset_index(drop=True)
+    if "pair_id" in df.columns:  # retrieval: switched queries, searched against the clean candidates
+        df = df[retrieval_queries(df)].reset_index(drop=True)
     text_cols = sorted({"text_a", "text_b", "context", "question", "text"} & set(df.columns))
     if "answers_start" in df.columns:
         text_cols = ["question"]

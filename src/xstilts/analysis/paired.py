@@ -38,7 +38,7 @@ from . import stats
 
 PREDICTION_COLUMNS = ("arm", "cell", "target_task", "language", "subset", "id", "source_id", "prediction",
                       "example_score")
-MEAN_METRICS = ("accuracy", "squad_f1", "mlqa_f1", "retrieval_accuracy")
+MEAN_METRICS = ("accuracy", "squad_f1", "mlqa_f1", "retrieval_accuracy", "map_at_20", "mrr_at_20")
 """Metrics that are 100 x the mean of the per-example score."""
 CHUNK_F1_METRICS = ("f1",)
 """seqeval micro chunk F1 (not decomposable into per-example means: rebuilt from per-sentence chunk counts)."""

@@ -13,7 +13,7 @@ import yaml
 
 from . import sections
 from . import tasks as T
-from .inputs import NOT_PIPELINE_TARGETS
+from .inputs import NOT_HUB_TARGETS, NOT_PIPELINE_TARGETS
 
 
 class ConfigError(ValueError):
@@ -361,6 +361,10 @@ def _validate_hub(p: dict, adversaries: dict) -> None:
                           "(see profiles/paper.yaml)")
     hp = p["hub"]
     _walk(hp, HUB_SCHEMA, "hub")
+    for i, task in enumerate(p["study"]["target_tasks"]):
+        if task in NOT_HUB_TARGETS:
+            raise ConfigError(f"params.yaml: `study.target_tasks[{i}]` = {task!r} with `study.source: hub`: "
+                              f"{NOT_HUB_TARGETS[task]}")
     _choice(hp["benchmark"], sorted(VERSIONS), "hub.benchmark")
     _choice(hp["squad_version"], ("v1", "v2"), "hub.squad_version")
     _choice(hp["anli_composition"], ("rounds", "plus"), "hub.anli_composition")

@@ -146,6 +146,12 @@ def logs_dir(root: Path) -> Path:
     return Path(root) / ".logs"
 
 
+def lock_path(root: Path, instance: str) -> Path:
+    """.locks/<stage instance>.lock: held by the process running that stage instance (gitignored)."""
+    safe = "".join(c if c.isalnum() or c in "@-_." else "_" for c in instance)
+    return Path(root) / ".locks" / f"{safe}.lock"
+
+
 def artifacts_dir(root: Path, experiment: str) -> Path:
     """mlartifacts/<experiment>: MLflow artifacts, always under the checkout that runs."""
     return Path(root) / "mlartifacts" / experiment

@@ -10,7 +10,7 @@ class Task:
     name: str
     role: str  # "intermediate" | "target"
     format: str  # key of xstilts.formats.REGISTRY
-    metric: str  # accuracy | f1 (seqeval chunk F1) | squad_f1 | mlqa_f1 | retrieval_accuracy
+    metric: str  # accuracy | f1 (seqeval chunk F1) | squad_f1 | mlqa_f1 | retrieval_accuracy | map_at_20 | mrr_at_20
     labels: tuple[str, ...] = field(default=())
     mirrors: str = ""  # the real dataset this task stands in for
     natural_adversary: str = ""  # non-empty: the whole test set is adversarial by construction (how), e.g. PAWS-X
@@ -55,6 +55,10 @@ TASKS: dict[str, Task] = {
         Task("tydiqa", "target", "span", "squad_f1", (), "TyDiQA-GoldP (trained on its English train)"),
         Task("xcopa", "target", "mc", "accuracy", (), "XCOPA (trained on English COPA)"),
         Task("tatoeba", "target", "retrieval", "retrieval_accuracy", (), "Tatoeba (encoder only, no training)"),
+        Task("lareqa", "target", "retrieval", "map_at_20", (),
+             "LAReQA / XQuAD-R (language-agnostic answer retrieval, mAP@20; encoder only, no training)"),
+        Task("mewslix", "target", "retrieval", "mrr_at_20", (),
+             "Mewsli-X (entity linking as retrieval, mAP@20 = MRR@20; encoder only, no training)"),
     ]
 }
 

@@ -4,9 +4,11 @@
     mc         id, lang, context, choices:list[str], label:int, meta
     span       id, lang, context, question, answers_text:list[str], answers_start:list[int], meta
     tagging    id, lang, tokens:list[str], tags:list[int], meta
-    retrieval  id, lang, text, pair_id
+    retrieval  id, lang, text, pair_id[, side]
 
-`meta` is a JSON string ("" when empty) carrying source-specific hints for adversaries. Adversarial sets add
+`meta` is a JSON string ("" when empty) carrying source-specific hints for adversaries. A retrieval file holds its
+queries and their candidate pool; the optional `side` column ("query" / "candidate") says which row is which, and
+without it the non-English rows are the queries and the English ones the candidates (Tatoeba). Adversarial sets add
 `source_id` (the clean example they came from) and `adversary`.
 
 Layout (xstilts.core.paths): data/prepared/<role>/<task>/ (role: intermediate | targets): task.json, train.parquet
@@ -54,7 +56,23 @@ def check(df: pd.DataFrame, fmt: str, where: str | Path, adversarial: bool = Fal
     if df["id"].duplicated().any():
         dup = df.loc[df["id"].duplicated(), "id"].iloc[0]
         raise ValueError(f"{where}: duplicate id {dup!r}")
+    if fmt == "retrieval" and "side" in df.columns and not df["side"].isin(SIDES).all():
+        bad = df.loc[~df["side"].isin(SIDES), "side"].iloc[0]
+        raise ValueError(f"{where}: column 'side' must be one of {', '.join(SIDES)}, found {bad!r}")
     return df
+
+
+SIDES = ("query", "candidate")
+
+
+def retrieval_queries(df: pd.DataFrame) -> pd.Series:
+    """The query rows of a retrieval file (a boolean mask): side "query", or without a `side` column the
+    non-English rows (Tatoeba: non-English sentences query the English ones)."""
+    from ..core.tasks import TRAINING_LANGUAGE
+
+    if "side" in df.columns:
+        return df["side"] == "query"
+    return df["lang"] != TRAINING_LANGUAGE
 
 
 def write(df: pd.DataFrame, path: Path, fmt: str, adversarial: bool = False) -> None:

@@ -54,13 +54,11 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
     for task in st["target_tasks"]:
         progress(f"prepare: {task}")
         info = T.get(task)
-        if info.format == "retrieval":  # queries in each non-English language + the English candidate pool
-            df = pd.DataFrame(synthetic.retrieval_rows(pr["test_size"], seed, langs, lex))
-            english = df[df.lang == "en"]
-            for lang in langs:
-                if lang.code != "en":
-                    write_test(task, lang.code, pd.concat([df[df.lang == lang.code], english], ignore_index=True))
-            _task_json(out, task, params)
+        if info.format == "retrieval":  # each language's queries + the candidate pool, in one file per language
+            sets = retrieval_test_sets(task, pr["test_size"], seed, langs, lex)
+            for lang, clean in sets.items():
+                write_test(task, lang, clean)
+            _task_json(out, task, params, languages=list(sets))
             continue
         emit(task, "train", pr["target_train_size"][task])
         emit(task, "dev", pr["dev_size"])
@@ -82,10 +80,27 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
     return summary
 
 
-def _task_json(out: Path, task: str, params: dict) -> None:
+def retrieval_test_sets(task: str, n: int, seed: int, langs: list, lex) -> dict[str, pd.DataFrame]:
+    """The clean test file of each language of a retrieval target: its queries and the whole candidate pool.
+    Tatoeba: the non-English sentences query the English ones (no English file). LAReQA: every language's
+    questions query the answer sentences of every language. Mewsli-X: every language's mentions query the
+    English entity names."""
+    if task == "tatoeba":
+        df = pd.DataFrame(synthetic.retrieval_rows(n, seed, langs, lex))
+        english = df[df.lang == "en"]
+        return {lang.code: pd.concat([df[df.lang == lang.code], english], ignore_index=True)
+                for lang in langs if lang.code != "en"}
+    df = pd.DataFrame({"lareqa": synthetic.lareqa_rows, "mewslix": synthetic.mewslix_rows}[task](n, seed, langs, lex))
+    pool = df[df.side == "candidate"]
+    return {lang.code: pd.concat([df[(df.side == "query") & (df.lang == lang.code)], pool], ignore_index=True)
+            for lang in langs}
+
+
+def _task_json(out: Path, task: str, params: dict, languages: list[str] | None = None) -> None:
+    """task.json; a target's `languages` are those it has test files in (default: every study language)."""
     extra = {}
     if T.get(task).role == "target":
-        langs = [lang for lang in params["study"]["languages"] if lang != "en" or T.get(task).format != "retrieval"]
+        langs = languages if languages is not None else list(params["study"]["languages"])
         extra = {"languages": langs,
                  "adversaries": params["adversaries"]["subsets"].get(task, [])}
     schema.write_task_json(task, params, out, extra)

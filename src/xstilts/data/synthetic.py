@@ -452,6 +452,66 @@ def retrieval_rows(n: int, seed: int, languages: list[Language], lex: Lexicon) -
              "pair_id": f"tatoeba-{i:06d}"} for lang in languages for i, s in enumerate(sents)]
 
 
+def lareqa_rows(n: int, seed: int, languages: list[Language], lex: Lexicon) -> list[dict]:
+    """LAReQA-like language-agnostic answer retrieval (XQuAD-R): `n` reading-comprehension examples realised in
+    every language; each question (side "query", one per language) must retrieve its answer sentence among every
+    context sentence of every example in every language (side "candidate"). Its targets are that sentence in all
+    languages (one `pair_id`), so a question in `ea` has five targets, one of them English."""
+    rng = np.random.default_rng(stable_seed("synthetic", seed, "lareqa", "test"))
+    examples = [qa(rng) for _ in range(n)]
+    rows = []
+    for lang in languages:
+        for i, ex in enumerate(examples):
+            answer = next(j for j, sent in enumerate(ex["context"]) if any(t == "ANS" for _, ws in sent for _, t in ws))
+            rows.append({"id": f"lareqa-{lang.code}-{i:06d}-q", "lang": lang.code,
+                         "text": _join(realize(ex["question"], lang, lex)), "pair_id": f"lareqa-{i:06d}-{answer}",
+                         "side": "query"})
+            for j, sent in enumerate(ex["context"]):
+                rows.append({"id": f"lareqa-{lang.code}-{i:06d}-{j}", "lang": lang.code,
+                             "text": _join(realize(sent, lang, lex)), "pair_id": f"lareqa-{i:06d}-{j}",
+                             "side": "candidate"})
+    return rows
+
+
+def _entities() -> list[tuple[str, list[str]]]:
+    """Every (kind, English tokens) entity of the NER world that target data may mention (held-out ones excluded)."""
+    people = [[f] for f in W.FIRST] + [[f, last] for f in W.FIRST for last in W.LAST]
+    return ([("PER", t) for t in people] + [("LOC", [a, b]) for a in W.LOC_A for b in W.LOC_B]
+            + [("ORG", [a, b]) for a in W.ORG_A for b in W.ORG_B])
+
+
+def entity_id(kind: str, tokens: list[str]) -> str:
+    return f"mewslix-{kind.lower()}-{'-'.join(tokens)}"
+
+
+def mewslix_rows(n: int, seed: int, languages: list[Language], lex: Lexicon) -> list[dict]:
+    """Mewsli-X-like entity linking as retrieval: `n` NER sentences realised in every language; each names one of
+    its entities as the mention (side "query": the mention, a comma, then its sentence) whose gold is that entity
+    among every entity of the world, given by its English name (side "candidate", lang "en"; Mewsli-X's candidates
+    are English entity descriptions). One gold per mention, so mAP@20 is MRR@20."""
+    rng = np.random.default_rng(stable_seed("synthetic", seed, "mewslix", "test"))
+    examples = []
+    for _ in range(n):
+        ex = ner(rng)
+        mentions = sorted({t.split("#")[1] for _, ws in ex["sentence"] for _, t in ws if "#" in t})
+        examples.append((ex["sentence"], _pick(rng, mentions)))
+    rows = []
+    for lang in languages:
+        for i, (sentence, mention) in enumerate(examples):
+            words = realize(sentence, lang, lex)
+            english = [w for _, ws in sentence for w, t in ws if t.endswith(f"#{mention}")]
+            kind = next(t for _, ws in sentence for _, t in ws if t.endswith(f"#{mention}")).split("-")[1].split("#")[0]
+            span = [w for w, t in words if t.endswith(f"#{mention}")]
+            rows.append({"id": f"mewslix-{lang.code}-{i:06d}", "lang": lang.code,
+                         "text": " ".join(span) + " , " + _join(words), "pair_id": entity_id(kind, english),
+                         "side": "query"})
+    en = next(lang for lang in languages if lang.code == "en")
+    rows += [{"id": entity_id(kind, tokens), "lang": "en", "text": _join(realize([("S", [(w, "") for w in tokens])],
+                                                                                    en, lex)),
+              "pair_id": entity_id(kind, tokens), "side": "candidate"} for kind, tokens in _entities()]
+    return rows
+
+
 def pretraining_corpus(n: int, seed: int, lang: Language, lex: Lexicon) -> list[str]:
     """Masked-LM text in one language: sentences of every kind the benchmark uses, plus held-out entities."""
     rng = np.random.default_rng(stable_seed("synthetic", seed, "pretrain", lang.code))

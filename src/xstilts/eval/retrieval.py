@@ -1,13 +1,21 @@
-"""Sentence retrieval with an encoder and no task training (Tatoeba; XTREME's and jiant's recipe): each sentence is
-the mean over its tokens of one hidden layer (`hidden_states[layer]`, embeddings at 0, so XLM-R Large's layer 14
-is jiant's `retrieval_layer=14` = XTREME's `LAYER=13`), L2-normalised; every non-English query retrieves its
-cosine nearest neighbour among the English candidates; accuracy = share of queries whose neighbour is their
-translation (same `pair_id`).
+"""Retrieval with an encoder and no task training (XTREME's and jiant's recipe for Tatoeba): each text is the mean
+over its tokens of one hidden layer (`hidden_states[layer]`, embeddings at 0, so XLM-R Large's layer 14 is jiant's
+`retrieval_layer=14` = XTREME's `LAYER=13`), L2-normalised, and queries rank the candidates by cosine.
 
-Canonical files (schema "retrieval"): test/<lang>.parquet holds the queries (lang = <lang>) and their English
-candidate pool (lang = "en"); adversarial/<adversary>/<lang>.parquet holds perturbed queries only (with
-`source_id`), searched against the clean file's candidates, so each adversarial score is paired with the clean
-score of exactly the same queries.
+- Tatoeba (`retrieval_accuracy`): every non-English query retrieves its nearest English candidate; accuracy = the
+  share of queries whose neighbour is their translation (same `pair_id`).
+- LAReQA (`map_at_20`): every question ranks the answer sentences of every language; AP@20 against all
+  candidates of its `pair_id` (xstilts.eval.ranking.map_at_k).
+- Mewsli-X (`mrr_at_20`): every mention ranks the English entity names; reciprocal rank of its one gold entity
+  within the top 20 (xstilts.eval.ranking.mrr_at_k).
+
+XTREME-R fine-tunes a dual encoder for LAReQA (on English SQuAD v1.1) and Mewsli-X (on English Wikipedia
+mention-entity pairs); here, as for Tatoeba, they embed with the model's encoder (`evaluate.tatoeba_encoder`).
+
+Canonical files (schema "retrieval"): test/<lang>.parquet holds <lang>'s queries and the candidate pool (rows by
+`side`, or Tatoeba's non-English queries and English candidates); adversarial/<adversary>/<lang>.parquet holds
+perturbed queries only (with `source_id`), searched against the clean file's candidates, so each adversarial score
+is paired with the clean score of exactly the same queries.
 """
 
 from __future__ import annotations
@@ -17,20 +25,22 @@ import pandas as pd
 import torch
 
 from ..core.vocab import PAD
+from ..data.schema import retrieval_queries
 from ..formats import pad
 
 
 def split_pool(df: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(queries, English candidates) of one clean retrieval file; ValueError naming `where` if either is empty or a
-    query's translation is not among the candidates."""
-    queries = df[df["lang"] != "en"].reset_index(drop=True)
-    cands = df[df["lang"] == "en"].reset_index(drop=True)
+    """(queries, candidates) of one clean retrieval file (xstilts.data.schema.retrieval_queries); ValueError naming
+    `where` if either is empty or a query's `pair_id` is not among the candidates."""
+    is_query = retrieval_queries(df)
+    queries = df[is_query].reset_index(drop=True)
+    cands = df[~is_query].reset_index(drop=True)
     if queries.empty or cands.empty:
-        raise ValueError(f"{where}: a retrieval file needs non-English queries and English candidates "
+        raise ValueError(f"{where}: a retrieval file needs queries and candidates "
                          f"(found {len(queries)} queries, {len(cands)} candidates)")
     missing = sorted(set(queries["pair_id"]) - set(cands["pair_id"]))
     if missing:
-        raise ValueError(f"{where}: {len(missing)} queries have no English candidate with their pair_id "
+        raise ValueError(f"{where}: {len(missing)} queries have no candidate with their pair_id "
                          f"(e.g. {missing[0]!r})")
     return queries, cands
 
@@ -67,3 +77,36 @@ def accuracy(queries: pd.DataFrame, cands: pd.DataFrame, q_emb: np.ndarray, c_em
     predicted = cands["pair_id"].to_numpy()[hit]
     correct = (predicted == queries["pair_id"].to_numpy()).astype(float)
     return 100.0 * float(correct.mean()), correct.tolist(), cands["id"].to_numpy()[hit].tolist()
+
+
+def score(metric: str, queries: pd.DataFrame, cands: pd.DataFrame, q_emb: np.ndarray, c_emb: np.ndarray):
+    """(score 0-100, per-query scores 0-1, each query's top candidate id) under a retrieval target's metric."""
+    from . import ranking
+
+    if metric == "retrieval_accuracy":
+        return accuracy(queries, cands, q_emb, c_emb)
+    top = cands["id"].to_numpy()[nearest(q_emb, c_emb)].tolist()
+    if metric == "map_at_20":
+        value, per_query = ranking.map_at_k(q_emb, c_emb, queries["pair_id"].tolist(), cands["pair_id"].tolist())
+    elif metric == "mrr_at_20":
+        gold = pd.Series(range(len(cands)), index=cands["pair_id"])
+        if gold.index.duplicated().any():
+            raise ValueError(f"mrr_at_20 needs one candidate per pair_id; {gold.index[gold.index.duplicated()][0]!r} "
+                             f"has several")
+        value, per_query = ranking.mrr_at_k(q_emb, c_emb, gold.loc[queries["pair_id"]].tolist())
+    else:
+        raise ValueError(f"retrieval targets are scored with retrieval_accuracy, map_at_20 or mrr_at_20, "
+                         f"not {metric!r}")
+    return value, per_query, top
+
+
+def chance(metric: str, queries: pd.DataFrame, cands: pd.DataFrame) -> float:
+    """The expected score (0-100) of a random ranking of the candidates."""
+    from . import ranking
+
+    if metric == "retrieval_accuracy":
+        return 100.0 / len(cands)
+    if metric == "mrr_at_20":
+        return 100.0 * ranking.chance_rr_at_k(len(cands))
+    sizes = cands["pair_id"].value_counts()
+    return 100.0 * float(np.mean([ranking.chance_ap_at_k(int(sizes[g]), len(cands)) for g in queries["pair_id"]]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import formats
@@ -130,17 +131,21 @@ def evaluate_encoder(encoder, target: str, sets: dict, tok, *, layer: int, max_l
     info = tasks.get(target)
     results, predictions = [], []
     clean_by_lang: dict[str, tuple] = {}
+    pools: dict[tuple, np.ndarray] = {}  # candidate embeddings by candidate ids (LAReQA: one pool in every file)
     for (lang, subset), ds in sorted(sets.items(), key=lambda kv: (kv[0][0], kv[0][1] != "clean", kv[0][1])):
         if subset == "clean":
             queries, cands = retrieval.split_pool(ds.df, ds.path)
-            c_emb = retrieval.embed(encoder, tok, cands["text"].tolist(), layer=layer, max_length=max_length,
-                                    batch_size=batch_size)
+            key = tuple(cands["id"]) + tuple(cands["text"])
+            if key not in pools:
+                pools[key] = retrieval.embed(encoder, tok, cands["text"].tolist(), layer=layer,
+                                             max_length=max_length, batch_size=batch_size)
+            c_emb = pools[key]
         else:
             queries = ds.df
             _, cands, c_emb, _ = clean_by_lang[lang]
         q_emb = retrieval.embed(encoder, tok, queries["text"].tolist(), layer=layer, max_length=max_length,
                                 batch_size=batch_size)
-        score, per_query, hits = retrieval.accuracy(queries, cands, q_emb, c_emb)
+        score, per_query, hits = retrieval.score(info.metric, queries, cands, q_emb, c_emb)
         if subset == "clean":
             clean_by_lang[lang] = (queries, cands, c_emb, per_query)
             clean_score = score
@@ -153,7 +158,8 @@ def evaluate_encoder(encoder, target: str, sets: dict, tok, *, layer: int, max_l
             clean_score = 100.0 * float(pd.Series(clean_per_query).iloc[pos.loc[queries["source_id"]]].mean())
         results.append({"target_task": target, "language": lang, "subset": subset, "metric": info.metric,
                         "score": score, "clean_score": clean_score, "n": len(queries),
-                        "chance": 100.0 / len(cands), "data_md5": ds.md5, "em": float("nan"),
+                        "chance": retrieval.chance(info.metric, queries, cands), "data_md5": ds.md5,
+                        "em": float("nan"),
                         "em_f1_mean": float("nan"), **{k: float("nan") for k in formats.TRUNCATION_KEYS}})
         source = queries["source_id"] if "source_id" in queries else queries["id"]
         predictions += [{"target_task": target, "language": lang, "subset": subset, "id": i, "source_id": s,

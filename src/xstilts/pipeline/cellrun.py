@@ -105,6 +105,7 @@ def train_cell(root: Path, stage: str, run_name: str, *, encoder_dir: Path, trai
     """Fine-tune (fresh head on `encoder_dir`) until healthy or out of restarts; see the module docstring."""
     rule = health.Rule.from_params(params)
     restarts = int(params["finetune"]["restarts"])
+    dev_name = tracking.dev_metric(train.task.name)
     outcome: CellOutcome | None = None
     attempts: list[Attempt] = []
     for k in range(restarts + 1):
@@ -115,10 +116,12 @@ def train_cell(root: Path, stage: str, run_name: str, *, encoder_dir: Path, trai
         with tracking.child_run(root, stage, run_name + suffix, params={**run_params, "seed": s, "base_seed": seed,
                                                                        "attempt": k}, tags=tags) as run:
             run.dataset(train.df, dataset_name, train.path, train.md5, "training")
+            if dev is not None:
+                run.dataset(dev.df, f"{dev.task.name}-dev", dev.path, dev.md5, "validation")
             try:
                 model, result, dev_score = train_task(
                     encoder_dir, train, dev, tok, params, lr=lr, seed=s, label=label + suffix, checkpoint=ckpt,
-                    on_eval=lambda epoch, score, run=run: run.metrics({"dev_score": score}, step=epoch))
+                    on_eval=lambda epoch, score, run=run: run.metrics({dev_name: score}, step=epoch))
             except Diverged as exc:  # a NaN/inf loss: degenerate by definition, restarted like any other
                 attempt = Attempt(k, s, None, {"degenerate": True, "reasons": f"diverged ({exc})"}, run.run_id)
                 run.tags({"attempt": k, "outcome": _outcome(attempt)})
@@ -139,7 +142,8 @@ def train_cell(root: Path, stage: str, run_name: str, *, encoder_dir: Path, trai
                                   result.dev_predictions, dev_score, rule).as_dict()
             h = distributed.broadcast_object(h)  # every rank takes the same decision
             attempt = Attempt(k, s, dev_score, h, run.run_id)
-            run.metrics({"dev_score_final": dev_score, "examples_per_second": result.examples_per_second,
+            run.metrics({tracking.dev_metric(train.task.name, final=True): dev_score,
+                         "examples_per_second": result.examples_per_second,
                          "train_seconds": result.seconds,
                          **({f"dev_{key}": h[key] for key in ("majority", "chance", "top_share", "entropy")
                              if h.get(key) is not None} if h else {})})

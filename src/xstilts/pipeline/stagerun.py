@@ -30,7 +30,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from .dvclock import LockMismatchError
 
     errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                                         PermissionError, ValueError, LockMismatchError, Diverged]
+                                         PermissionError, ValueError, LockMismatchError, Diverged, StageBusy]
     try:  # the hub source is optional at import time (it imports `datasets` lazily, HubError does not)
         from ..data.hub import HubError
         errors.append(HubError)
@@ -157,8 +157,45 @@ def begin(name: str, doc: str | None, argv: list[str] | None, *,
         distributed.relaunch(f"xstilts.stages.{name}", argv)  # $XSTILTS_LAUNCHER: N processes instead of this one
         distributed.init()
     root = repo_root()
+    lock(root, instance)
     if check_inputs:
         from . import dvclock
 
         dvclock.check_stage_inputs(root, instance)
     return Stage(name, instance, args, params, root)
+
+
+_HELD: dict[str, int] = {}  # lock file -> open descriptor, held until this process ends
+
+
+class StageBusy(RuntimeError):
+    """Another live process is running the same stage instance."""
+
+
+def lock(root: Path, instance: str) -> None:
+    """Hold `.locks/<instance>.lock` (an exclusive flock) for the rest of this process, so that a second process
+    started on the same stage instance (e.g. by a new `dvc repro` while a stage orphaned by a killed one still
+    runs) stops at once with one line naming the holder. The kernel drops the lock when its process dies, however
+    it dies. Data-parallel ranks other than 0 share their rank 0's lock."""
+    import fcntl
+
+    from ..core import paths
+    from ..train import distributed
+
+    if distributed.rank() != 0:
+        return
+    path = paths.lock_path(root, instance)
+    if str(path) in _HELD:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StageBusy(f"{instance} is already running in process {holder} ({path}); wait for it to end or stop "
+                        f"it, then run again") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[str(path)] = fd

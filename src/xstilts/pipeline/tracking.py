@@ -4,6 +4,11 @@ Store: `sqlite:///<repo root>/mlflow.db` with artifacts in `<repo root>/mlartifa
 coming from $DVC_ROOT inside DVC stages. $MLFLOW_TRACKING_URI overrides it (relative sqlite paths are resolved
 against the repo root, so `mlflow run .` from the root logs to the same store). Under `mlflow run` the project
 run ($MLFLOW_RUN_ID) becomes the stage's parent run.
+
+A copied or moved checkout keeps its own artifacts: MLflow stores each experiment's artifact location as an
+absolute path, so before the local store is used its locations are moved to this checkout's `mlartifacts/`
+(`relocate_artifacts`). A stage run closes the runs that a killed process left RUNNING (`close_orphans`: the runs
+of this machine whose process is gone end KILLED).
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
+import sqlite3
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +28,49 @@ from typing import Any
 from ..core import paths
 
 STAGES = ("pretrain", "tune", "aflite", "intermediate", "target", "evaluate")
+
+# ---- the vocabulary every stage logs with (README, "Tracking: MLflow"; checked by the end-to-end test) ----------
+PARAMS = {
+    "arm": "the arm of the model's encoder: baseline, random or an intermediate task",
+    "intermediate_task": "the intermediate task the encoder was fine-tuned on; 'none' for baseline and random",
+    "size_label": "the intermediate subsample: a size, 'full', or '-' for baseline and random",
+    "train_size": "the examples the intermediate model was trained on (0 for baseline and random)",
+    "seed": "the seed of this run's own fine-tuning (a restart's derived seed; `base_seed` is the cell's)",
+    "target_task": "the target task a model was fine-tuned or evaluated on",
+    "learning_rate": "the learning rate of this run's fine-tuning (a tuning trial's own)",
+}
+"""Parameter names shared by every stage that has the concept; the tune stage names the tuned task
+`intermediate_task` or `target_task` by its role, and its subset size `tune_train_examples`."""
+METRIC_NAME = "<task>.<metric>.<language>.<subset>"
+"""Scores carry their task and metric: `xnli.accuracy.ea.clean`, `xquad.squad_f1.ed.distractor`; dev scores
+are `<task>.<metric>.dev` (per epoch) and `<task>.<metric>.dev_final`."""
+DATA_ROLES = ("training", "validation", "test")
+"""One digest tag per role, `data.<role>.md5`: the file's DVC md5, or for several files of one role (a model's
+test sets) the first 32 hex digits of the sha256 of their sorted `name md5` lines. Each file is also an MLflow
+input with its real row count."""
+
+
+def digest(files: dict[str, str]) -> str:
+    """The one digest of a role's files ({name: md5}): the md5 itself for one file, else the first 32 hex digits of
+    the sha256 of the sorted `name md5` lines (DATA_ROLES)."""
+    import hashlib
+
+    if len(files) == 1:
+        return next(iter(files.values()))
+    return hashlib.sha256("".join(f"{n} {m}\n" for n, m in sorted(files.items())).encode()).hexdigest()[:32]
+
+
+def metric_name(task: str, language: str, subset: str) -> str:
+    """`<task>.<metric>.<language>.<subset>` (METRIC_NAME)."""
+    from ..core import tasks
+
+    return f"{task}.{tasks.get(task).metric}.{language}.{subset}"
+
+
+def dev_metric(task: str, final: bool = False) -> str:
+    from ..core import tasks
+
+    return f"{task}.{tasks.get(task).metric}.dev" + ("_final" if final else "")
 
 
 def tracking_uri(root: Path) -> str:
@@ -49,13 +100,63 @@ def _check_reachable(uri: str) -> None:
                            f"MLFLOW_TRACKING_URI to use the local sqlite store") from exc
 
 
+def relocate_artifacts(db: Path, root: Path) -> int:
+    """Point every xstilts experiment of the local store `db` (and its runs) at `root`'s mlartifacts/ when the
+    store was written by a checkout elsewhere (copied or moved with its mlflow.db); returns how many experiments
+    moved. Only locations of the form file://<somewhere>/mlartifacts/<experiment> are touched."""
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(db)
+    try:
+        try:
+            rows = con.execute("SELECT experiment_id, name, artifact_location FROM experiments").fetchall()
+        except sqlite3.OperationalError:  # not an MLflow store yet
+            return 0
+        moved = 0
+        for exp_id, name, location in rows:
+            want = paths.artifacts_dir(root, name).as_uri()
+            tail = f"/mlartifacts/{name}"
+            if location == want or not str(location).startswith("file://") or not str(location).endswith(tail):
+                continue
+            old_base, new_base = location[:-len(name)], want[:-len(name)]
+            con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", (want, exp_id))
+            con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
+                        "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
+                        (new_base, len(old_base) + 1, exp_id, len(old_base), old_base))
+            moved += 1
+        con.commit()
+        return moved
+    finally:
+        con.close()
+
+
 @functools.cache
+def _store(root: str) -> str:
+    """The tracking URI of `root`, checked once: a server must answer; this checkout's own sqlite store (never a
+    shared one named by $MLFLOW_TRACKING_URI) gets its artifact locations moved here if another checkout wrote it."""
+    uri = tracking_uri(Path(root))
+    _check_reachable(uri)
+    local = Path(root) / "mlflow.db"
+    if uri == f"sqlite:///{local}":
+        moved = relocate_artifacts(local, Path(root))
+        if moved:
+            print(f"tracking: {local} was written by another checkout; the artifact locations of {moved} "
+                  f"experiments now point at {paths.artifacts_dir(Path(root), '')}", file=sys.stderr)
+    return uri
+
+
 def _client(root: str):
     import mlflow
 
-    uri = tracking_uri(Path(root))
-    _check_reachable(uri)
-    mlflow.set_tracking_uri(uri)
+    uri = _store(root)
+    if mlflow.get_tracking_uri() != uri:
+        before = os.environ.get("MLFLOW_TRACKING_URI")
+        mlflow.set_tracking_uri(uri)
+        # MLflow also exports the URI to the environment; put back the user's, which `tracking_uri` reads
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
     return mlflow
 
 
@@ -66,18 +167,26 @@ def setup_experiments(root: Path) -> None:
         _ensure_experiment(mlflow, root, stage)
 
 
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+"""The experiment tag MLflow 3's UI reads to open an experiment on its runs table (model training) instead of its
+GenAI Traces page."""
+
+
 def _ensure_experiment(mlflow, root: Path, stage: str) -> str:
     name = experiment_name(stage)
     exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    try:
-        return mlflow.create_experiment(name, artifact_location=paths.artifacts_dir(root, name).as_uri())
-    except Exception:  # created concurrently by another process
-        exp = mlflow.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return exp.experiment_id
+    if exp is None:
+        try:
+            return mlflow.create_experiment(name, artifact_location=paths.artifacts_dir(root, name).as_uri(),
+                                            tags=EXPERIMENT_KIND)
+        except Exception:  # created concurrently by another process
+            exp = mlflow.get_experiment_by_name(name)
+            if exp is None:
+                raise
+    if any(exp.tags.get(k) != v for k, v in EXPERIMENT_KIND.items()):  # an experiment of an older store
+        for k, v in EXPERIMENT_KIND.items():
+            mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, k, v)
+    return exp.experiment_id
 
 
 @functools.cache
@@ -104,6 +213,7 @@ class Run:
     def __init__(self, mlflow, run):
         self._mlflow = mlflow
         self.run_id: str = run.info.run_id
+        self._digests: dict[str, dict[str, str]] = {}
 
     def params(self, params: dict) -> None:
         flat = {k: (str(v) if not isinstance(v, (int, float, str, bool)) else v) for k, v in _flat(params).items()}
@@ -121,14 +231,19 @@ class Run:
         self._mlflow.log_artifact(str(path), artifact_path=subdir)
 
     def dataset(self, df, name: str, path: Path, md5: str, context: str) -> None:
-        """Record an input dataset with its DVC md5 as digest (and as a tag)."""
+        """Record an input dataset (its rows counted, its DVC md5 as digest) under `context` (a DATA_ROLES role),
+        and the role's one digest tag `data.<context>.md5`."""
         import warnings
 
+        if context not in DATA_ROLES:
+            raise ValueError(f"dataset {name}: context {context!r} is not one of {', '.join(DATA_ROLES)}")
         with warnings.catch_warnings():  # schema-inference hints about integer columns are noise here
             warnings.simplefilter("ignore")
-            ds = self._mlflow.data.from_pandas(df.head(0), source=str(path), name=name, digest=md5[:32])
+            ds = self._mlflow.data.from_pandas(df, source=str(path), name=name, digest=md5[:32])
             self._mlflow.log_input(ds, context=context)
-        self._mlflow.set_tag(f"data.{name}.md5", md5)
+        files = self._digests.setdefault(context, {})
+        files[name] = md5
+        self._mlflow.set_tag(f"data.{context}.md5", digest(files))
 
 
 class NullRun:
@@ -144,12 +259,33 @@ class NullRun:
 
 
 def _opened(handle: Run, root: Path, stage: str, params: dict | None, tags: dict | None) -> Run:
-    """Tag a new run with the code version, the DVC stage and the xstilts stage (plus `tags`), log `params`."""
+    """Tag a new run with the code version, the DVC stage and the xstilts stage, the process that writes it
+    (host and pid, for `close_orphans`), plus `tags`; log `params`."""
     handle.tags({"git_commit": git_commit(str(root)), "dvc_stage": os.environ.get("DVC_STAGE", "manual"),
-                 "xstilts_stage": stage, **(tags or {})})
+                 "xstilts_stage": stage, "xstilts_host": socket.gethostname(), "xstilts_pid": os.getpid(),
+                 **(tags or {})})
     if params:
         handle.params(params)
     return handle
+
+
+def close_orphans(mlflow, experiment_id: str) -> list[str]:
+    """End KILLED every RUNNING run of the experiment written on this machine by a process that no longer
+    exists (a stage killed with SIGKILL cannot end its own runs); returns their ids."""
+    from ..core.io import pid_alive
+
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    closed = []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=5000):
+        tags = run.data.tags
+        pid = int(tags.get("xstilts_pid", "0") or 0)
+        if tags.get("xstilts_host") != host or not pid or pid == os.getpid() or pid_alive(pid):
+            continue
+        client.set_tag(run.info.run_id, "xstilts_closed", f"process {pid} ended without closing the run")
+        client.set_terminated(run.info.run_id, status="KILLED")
+        closed.append(run.info.run_id)
+    return closed
 
 
 @contextlib.contextmanager
@@ -163,6 +299,10 @@ def stage_run(root: Path, stage: str, run_name: str, params: dict | None = None,
         return
     mlflow = _client(str(root))
     exp_id = _ensure_experiment(mlflow, root, stage)
+    closed = close_orphans(mlflow, exp_id)
+    if closed:
+        print(f"tracking: {len(closed)} run(s) of {experiment_name(stage)} left RUNNING by a killed process are now "
+              f"KILLED", file=sys.stderr)
     project = bool(os.environ.get("MLFLOW_RUN_ID"))
     if project:
         ctx = mlflow.start_run()  # attach to the project run created by `mlflow run`

@@ -20,7 +20,9 @@ scales out on Optuna's own storages.
   reason and the study goes on. Every running trial writes a heartbeat; a trial left RUNNING by a dead worker
   (heartbeat older than the grace period, or any RUNNING trial when the caller says it is the only worker) is
   marked failed ("interrupted") and re-run with the same learning rate; interrupted and surplus trials do not
-  count towards `n_trials`.
+  count towards `n_trials`. A journal line torn by a killed write (its last line, without its newline) is cut off
+  when the caller is the only worker (`open_storage(repair=True)`); any other unreadable line is named (file,
+  line) with the fix.
 - MLflow is not touched here: the caller records each trial as a nested run (no deprecated MLflowCallback).
 """
 
@@ -30,6 +32,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +87,14 @@ class StudyResult:
     interrupted: list[int]  # trials left RUNNING by a dead worker, re-run (not counted)
     resumed: int  # counted trials that already existed when this call started
 
+    def trials(self) -> list[dict]:
+        """The counted trials in trial order, as the tune stage's record keeps them: learning rate, state, final and
+        per-epoch dev scores, reason. No trial numbers and no retry links: a run killed mid-trial re-runs that
+        trial under a new number, and its record must be byte for byte the one of an uninterrupted run (the numbers,
+        retries and interruptions are on the study's MLflow runs)."""
+        return [{"learning_rate": r.learning_rate, "state": r.state, "value": r.value, "intermediate": r.intermediate,
+                 "reason": r.reason} for r in self.records]
+
 
 # ------------------------------------------------------------------------------------------------ storage
 
@@ -93,14 +104,46 @@ def storage_url(configured: str | None) -> str:
     return os.environ.get(STORAGE_ENV) or configured or "journal"
 
 
-def open_storage(url: str, root: Path):
-    """An Optuna storage for `url` (see the module docstring); ValueError naming `tune.storage` if unknown."""
+def check_journal(path: Path, *, repair: bool) -> int | None:
+    """Check that every line of a journal file is JSON. A torn last line (no newline after it: a write cut short by
+    a kill) is cut off when `repair` (the caller is the only worker; a live worker could still be writing it),
+    and its 1-based line number returned; otherwise ValueError naming the file, the line and the fix."""
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        torn_tail = number == len(lines) and line != b""
+        if line.strip():
+            try:
+                json.loads(line)
+            except ValueError:
+                if torn_tail and repair:
+                    with open(path, "r+b") as f:
+                        f.truncate(offset)
+                        os.fsync(f.fileno())
+                    return number
+                what = "a write cut short (its last line, no newline)" if torn_tail else "not a JSON line"
+                raise ValueError(f"{path}:{number}: Optuna journal line unreadable, {what}; stop every tuning "
+                                 f"worker and delete that line, or delete the file (its studies then re-run; the "
+                                 f"tuned learning rates come out the same)") from None
+        offset += len(line) + 1
+    return None
+
+
+def open_storage(url: str, root: Path, *, repair: bool = False):
+    """An Optuna storage for `url` (see the module docstring); ValueError naming `tune.storage` if unknown. A
+    journal is checked first (`check_journal`; `repair`: the caller is its only worker)."""
     if url == "memory":
         return optuna.storages.InMemoryStorage()
     if url == "journal" or url.startswith("journal:"):
         path = Path(url[len("journal:"):]) if url.startswith("journal:") else Path(".optuna") / "journal.log"
         path = path if path.is_absolute() else root / path
         path.parent.mkdir(parents=True, exist_ok=True)
+        torn = check_journal(path, repair=repair)
+        if torn is not None:
+            print(f"tune: {path}:{torn}: cut off a journal line torn by a killed write", file=sys.stderr)
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         return JournalStorage(JournalFileBackend(str(path)))

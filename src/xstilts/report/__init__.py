@@ -43,6 +43,7 @@ from .constants import (
     CLEAN,
     CONTROL_ARMS,
     FIGURES,
+    HEADLINE_KEYS,
     HTML,
     MEASURES,
     PLOTS_CSV,
@@ -62,7 +63,7 @@ from .tables import (
 from .writer import build_report
 
 __all__ = [
-    "CLEAN", "CONTROL_ARMS", "FIGURES", "HTML", "MEASURES", "PLOTS_CSV", "POOLED", "TRAINING_LANGUAGE",
+    "CLEAN", "CONTROL_ARMS", "FIGURES", "HEADLINE_KEYS", "HTML", "MEASURES", "PLOTS_CSV", "POOLED", "TRAINING_LANGUAGE",
     "adversary_catalogue", "build_report", "ci_per_doubling", "comparison_markdown", "compute_report", "dumps",
     "fmt", "fmt_p", "model_degradation", "ordered_keys", "render_markdown", "report_params", "seed_mean",
     "to_jsonable", "validate_results", "verdict",

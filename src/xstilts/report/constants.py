@@ -31,6 +31,19 @@ OPTIONAL_COLUMNS = {
 FIGURES = {"scatter": "degradation_vs_size.png", "heatmap": "zero_shot_heatmap.png", "seeds": "seed_spread.png",
            "sensitivity": "sensitivity.png", "health": "model_health.png"}
 PLOTS_CSV = "plots/pooled_degradation.csv"
+HEADLINE = "headline.json"
+HEADLINE_KEYS = (
+    "pooled.within.fe_slope_per_doubling", "pooled.within.fe_slope_per_doubling_ci_low",
+    "pooled.within.fe_slope_per_doubling_ci_high", "pooled.within.fe_slope_p",
+    "primary.within.cluster_bootstrap_ci_low", "primary.within.cluster_bootstrap_ci_high", "pooled.within.n",
+    "health.models_excluded", "secondary.clean_covariate.fe_slope_per_doubling", "secondary.clean_covariate.fe_slope_p",
+    "secondary.effective_robustness.fe_slope_logit_per_doubling", "secondary.effective_robustness.fe_slope_p",
+    "baseline.zero_shot.clean", "baseline.zero_shot.degradation",
+)
+"""The study's headline numbers (`reports/headline.json`, the one DVC metrics file, so `dvc metrics show` is one
+short table): the primary within-task slope of degradation on log2 size with its CI, p and cluster-bootstrap CI,
+the cells it rests on, the models excluded, the clean-score-adjusted slope and effective robustness, and the
+baseline's zero-shot clean score and degradation. Every number is in `metrics.json`."""
 HTML = "correlation.html"
 JSON_DIGITS = 10
 PNG_DPI = 110

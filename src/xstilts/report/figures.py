@@ -126,8 +126,14 @@ def seed_spread_figure(model_deg: pd.DataFrame, results: pd.DataFrame) -> Figure
     return fig
 
 
+HEATMAP_COLUMNS = 2
+"""Panels per row of the heatmap: two keep the figure about as wide as the report page (1,200 px), so its cell
+numbers are not scaled down to a few pixels."""
+
+
 def heatmap_figure(results: pd.DataFrame) -> Figure:
-    """Clean score per arm × language (one panel per target task); intermediate arms at size "full"."""
+    """Clean score per arm × language (one panel per target task, HEATMAP_COLUMNS per row); intermediate arms at
+    size "full"."""
     clean = results[(results["subset"] == CLEAN)
                     & (results["arm"].isin(CONTROL_ARMS) | (results["size_label"] == FULL))]
     table = clean.groupby(["target_task", "arm", "language"], sort=True)["score"].mean()
@@ -135,9 +141,14 @@ def heatmap_figure(results: pd.DataFrame) -> Figure:
     arms = arm_order(clean["arm"])
     langs = language_order(clean["language"])
     panels = max(1, len(targets))
-    fig = Figure(figsize=((0.55 * len(langs) + 2.3) * panels, 0.38 * len(arms) + 1.6), layout="constrained")
+    cols = min(panels, HEATMAP_COLUMNS)
+    rows = -(-panels // cols)
+    fig = Figure(figsize=((0.55 * len(langs) + 2.6) * cols, (0.38 * len(arms) + 1.4) * rows + 0.4),
+                 layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, panels, squeeze=False)[0]
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(targets):]:
+        ax.set_axis_off()
     for ax, target in zip(axes, targets, strict=False):
         grid = np.array([[table.get((target, a, lg), np.nan) for lg in langs] for a in arms], dtype=float)
         finite = grid[np.isfinite(grid)]
@@ -146,7 +157,7 @@ def heatmap_figure(results: pd.DataFrame) -> Figure:
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
                 light = (v - vmin) / ((vmax - vmin) or 1.0) < 0.6
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8,
                         color="white" if light else "black")
         ax.set_xticks(range(len(langs)), [lg + ("*" if lg == TRAINING_LANGUAGE else "") for lg in langs],
                       fontsize=8)

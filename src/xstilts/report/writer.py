@@ -12,7 +12,7 @@ from ..analysis import paired as paired_mod
 from ..core.io import atomic_write_bytes
 from . import html as report_html
 from .compute import TABLES, compute_report
-from .constants import FIGURES, HTML, PLOTS_CSV
+from .constants import FIGURES, HEADLINE, HEADLINE_KEYS, HTML, PLOTS_CSV
 from .figures import (
     degradation_figure,
     health_figure,
@@ -64,5 +64,7 @@ def build_report(
     atomic_write_bytes(out_dir / HTML, report_html.render(markdown, images,
                                                           title="xstilts: size vs zero-shot degradation").encode())
     atomic_write_bytes(out_dir / "metrics.json", dumps(report["metrics"]).encode())
+    headline = {k: report["metrics"][k] for k in HEADLINE_KEYS if k in report["metrics"]}
+    atomic_write_bytes(out_dir / HEADLINE, dumps(headline).encode())
     atomic_write_bytes(out_dir / "correlation.json", dumps(report).encode())
     return report

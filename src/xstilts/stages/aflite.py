@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
                 subset = adv.apply(ds.df, info.format, info.labels, adversary_rng(params, NAME, target, lang),
                                    options)
                 schema.write(subset, out / target / f"{lang}.parquet", info.format, adversarial=True)
-                scores.update({f"clean_score.{lang}": score, f"hard_examples.{lang}": len(subset)})
+                scores.update({tracking.metric_name(target, lang, "clean"): score,
+                               f"{target}.hard_examples.{lang}": len(subset)})
                 metrics[f"{target}.{lang}.reference_score"] = score
                 metrics[f"{target}.{lang}.hard_examples"] = len(subset)
                 metrics[f"{target}.{lang}.clean_examples"] = len(ds.df)

@@ -76,17 +76,22 @@ def main(argv: list[str] | None = None) -> None:
                      "seed": info["seed"], "target_run_id": target_run_id,
                      "intermediate_run_id": info["intermediate_run_id"], **r} for r in res)
         preds.extend({"arm": arm, "cell": cell, **p} for p in pr)
+        files = {f"{target}-{r['language']}-{r['subset']}": r["data_md5"] for r in res}
         with tracking.child_run(root, "evaluate", f"{arm}-{cell}-{target}",
-                                params={"arm": arm, "size_label": info["size_label"], "seed": info["seed"],
-                                        "train_size": info["train_size"], "target_task": target, **params_extra},
-                                tags={**tags_extra, **{f"data.{target}.{r['language']}.{r['subset']}.md5": r["data_md5"]
-                                                       for r in res}}) as run:
-            run.metrics({f"{r['language']}.{r['subset']}": r["score"] for r in res})
+                                params={"arm": arm, "intermediate_task": arm if arm not in tasks.CONTROLS else "none",
+                                        "size_label": info["size_label"], "seed": info["seed"],
+                                        "train_size": info["train_size"], "target_task": target,
+                                        "learning_rate": info.get("learning_rate", "none"), **params_extra},
+                                tags={**tags_extra, "data.test.md5": tracking.digest(files)}) as run:
+            run.metrics({tracking.metric_name(target, r["language"], r["subset"]): r["score"] for r in res})
             for r in res:
                 metrics[f"{cell}.{target}.{r['language']}.{r['subset']}"] = r["score"]
             runs[f"{cell}.{target}.mlflow_run_id"] = run.run_id
 
     with tracking.stage_run(root, "evaluate", f"evaluate-{arm}", tags={"arm": arm}) as parent:
+        for target in all_targets:  # every test file once, with its rows; each model's run has their digest
+            for (lang, subset), ds in sorted(sets[target].items()):
+                parent.dataset(ds.df, f"{target}-{lang}-{subset}", ds.path, ds.md5, "test")
         for cell in cells:
             for target in targets:
                 path = models[(cell, target)]
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
             if retrieval:  # no target training: the model's encoder itself (or its SQuAD-trained one, below)
                 enc = encoders[cell]
                 info = {"train_size": enc.train_size, "size_label": enc.size_label, "seed": enc.seed,
-                        "intermediate_run_id": enc.intermediate_run_id}
+                        "intermediate_run_id": enc.intermediate_run_id, "learning_rate": "none"}
                 if squad is None:
                     encoder_dir, source_run_id = enc.encoder_dir, ""
                     retrieval_record = training_record(root, {"encoder_dir": str(enc.encoder_dir.relative_to(root))})
@@ -112,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                     qa = json.loads((models[(cell, squad)] / "model.json").read_text())
                     encoder_dir, source_run_id = models[(cell, squad)] / "encoder", qa["mlflow_run_id"]
                     retrieval_record = training_record(root, qa)
+                    info = {**info, "learning_rate": qa["learning_rate"]}  # the encoder's own fine-tuning
                 encoder = load_encoder(encoder_dir)
             for target in retrieval:
                 layer = params["evaluate"]["retrieval_layer"]

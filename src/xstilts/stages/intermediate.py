@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     with tracking.stage_run(root, "intermediate", f"intermediate-{task}", tags={"intermediate_task": task}) as parent:
         for label, seed, train in cells:
             cell = cell_name(label, seed)
-            run_params = {"intermediate_task": task, "train_size": len(train.df), "size_label": label, "seed": seed,
+            run_params = {"arm": task, "intermediate_task": task, "train_size": len(train.df), "size_label": label,
+                          "seed": seed,
                           "learning_rate": lr, **hyper(params, task)}
             out = train_cell(root, "intermediate", f"{task}-{cell}", encoder_dir=paths.arm_dir(root, "baseline"),
                              train=train, dev=dev, tok=tok, params=params, lr=lr, seed=seed,

@@ -10,7 +10,7 @@ import time
 import pandas as pd
 
 from ..core import paths
-from ..core.io import atomic_path, read_parquet, write_metrics
+from ..core.io import atomic_path, md5_file, read_parquet, write_metrics
 from ..pipeline import stagerun, tracking
 from ..train.loop import seed_everything
 from ..train.modeling import new_encoder, train_tokenizer
@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> None:
             atomic_path(paths.arm_dir(root, "random")) as rand_out, \
             tracking.stage_run(root, "pretrain", "pretrain",
                                params={"pretrain": p, "languages": params["languages"]}) as run:
+        for lang in langs:  # the corpus, one MLflow input per language with its rows and DVC-style md5
+            path = prepared / f"{lang}.parquet"
+            run.dataset(corpus[corpus.lang == lang], f"pretrain-{lang}", path, md5_file(path), "training")
+        run.dataset(lexicon, "lexicon", prepared / "lexicon.parquet", md5_file(prepared / "lexicon.parquet"),
+                    "training")
         tok = train_tokenizer(sorted(set(lexicon.form)) + corpus.text.tolist(), tok_out, p["max_length"])
         vocab = tok.get_vocab()
         encoder, cfg, losses, align = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, p["seed"])

@@ -31,6 +31,11 @@ def study_definition(root: Path, params: dict, task: str, train_md5: str, dev_md
             "finetune": hyper(params, task)}
 
 
+def task_param(task: str) -> str:
+    """The tuned task's parameter name in the shared vocabulary (xstilts.pipeline.tracking.PARAMS)."""
+    return "target_task" if tasks.get(task).role == "target" else "intermediate_task"
+
+
 def sampler_seed(params: dict, task: str) -> int:
     """The study's own sampler seed: tune.seed, the task's role and the task (each study its own proposals)."""
     return stable_seed("tune-sampler", params["tune"]["seed"], tasks.get(task).role, task)
@@ -66,16 +71,16 @@ class Trials:
 
     def objective(self, lr: float, report, number: int) -> float:
         tu = self.params["tune"]
-        run_params = {"task": self.task, "learning_rate": lr, "trial": number, "seed": tu["seed"],
+        run_params = {task_param(self.task): self.task, "learning_rate": lr, "trial": number, "seed": tu["seed"],
                       "sampler_seed": sampler_seed(self.params, self.task), "epochs": tu["epochs"],
-                      "train_size": len(self.train.df)}
+                      "tune_train_examples": len(self.train.df)}
         with tracking.child_run(self.root, "tune", f"{self.task}-trial-{number}", params=run_params,
                                 tags={"optuna_study": self.study}, finished_on=(tuning.Pruned,)) as run:
             self.run_ids[number] = run.run_id
             self._set_attr.pop(number)("mlflow_run_id", run.run_id)
 
             def on_eval(epoch: int, score: float) -> None:
-                run.metrics({"dev_score": score}, step=epoch + 1)
+                run.metrics({tracking.dev_metric(self.task): score}, step=epoch + 1)
                 report(epoch + 1, score, last=epoch + 1 == tu["epochs"])  # step = epochs completed
 
             _, result, score = train_task(paths.arm_dir(self.root, "baseline"), self.train, self.dev, self.tok,
@@ -101,7 +106,7 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
     name = tuning.study_name(task, study_definition(root, params, task, train.md5, dev.md5))
     url = _redact(tuning.storage_url(tu.get("storage")))
     run_name = f"tune-{task}" + ("-worker" if worker else "")
-    with tracking.stage_run(root, "tune", run_name, params={"task": task, "tune": tu},
+    with tracking.stage_run(root, "tune", run_name, params={task_param(task): task, "tune": tu},
                             tags={"task": task, "optuna_study": name, "optuna_storage": url}) as parent:
         parent.dataset(train.df, f"{task}-train", train.path, train.md5, "training")
         parent.dataset(dev.df, f"{task}-dev", dev.path, dev.md5, "validation")
@@ -124,10 +129,7 @@ def tune_task(root, params: dict, task: str, tok, storage, *, worker: bool = Fal
             for path in tuning.save_plots(storage, name, Path(tmp)):
                 parent.artifact(path, "optuna")
         record = {"task": task, "learning_rate": res.best_learning_rate, "best_dev_score": res.best_value,
-                  "study": name,
-                  "trials": [{"number": r.number, "learning_rate": r.learning_rate, "state": r.state,
-                              "value": r.value, "intermediate": r.intermediate, "reason": r.reason,
-                              **({"retry_of": r.retry_of} if r.retry_of is not None else {})} for r in records]}
+                  "study": name, "trials": res.trials()}
         return record, parent.run_id
 
 
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.task and not args.worker:
         raise SystemExit("tune: --task is for --worker runs; the DVC stage tunes every task")
     tok = tokenizer(root)
-    storage = tuning.open_storage(tuning.storage_url(params["tune"].get("storage")), root)
+    exclusive = not (args.worker or params["tune"]["shared"])  # the only worker: a torn journal line is its own
+    storage = tuning.open_storage(tuning.storage_url(params["tune"].get("storage")), root, repair=exclusive)
     summary, runs = {}, {}
     t0 = time.time()
     for task in args.task or todo:
