@@ -28,8 +28,6 @@ def test_a_pruned_trial_finishes_and_a_crash_fails(tmp_path, monkeypatch):
     client = mlflow.MlflowClient()
     status = {k: client.get_run(v).info.status for k, v in ids.items()}
     assert status == {"pruned": "FINISHED", "crashed": "FAILED", "complete": "FINISHED", "parent": "FINISHED"}
-    # MLflow 3's UI opens the experiment on its runs table, not on the GenAI Traces page
-    assert client.get_experiment_by_name("xstilts-tune").tags["mlflow.experimentKind"] == "custom_model_development"
     assert client.get_run(ids["pruned"]).data.tags["mlflow.parentRunId"] == ids["parent"]
 
 

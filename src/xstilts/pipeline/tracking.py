@@ -167,25 +167,16 @@ def setup_experiments(root: Path) -> None:
         _ensure_experiment(mlflow, root, stage)
 
 
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-"""The experiment tag MLflow 3's UI reads to open an experiment on its runs table (model training) instead of its
-GenAI Traces page."""
-
-
 def _ensure_experiment(mlflow, root: Path, stage: str) -> str:
     name = experiment_name(stage)
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
         try:
-            return mlflow.create_experiment(name, artifact_location=paths.artifacts_dir(root, name).as_uri(),
-                                            tags=EXPERIMENT_KIND)
+            return mlflow.create_experiment(name, artifact_location=paths.artifacts_dir(root, name).as_uri())
         except Exception:  # created concurrently by another process
             exp = mlflow.get_experiment_by_name(name)
             if exp is None:
                 raise
-    if any(exp.tags.get(k) != v for k, v in EXPERIMENT_KIND.items()):  # an experiment of an older store
-        for k, v in EXPERIMENT_KIND.items():
-            mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, k, v)
     return exp.experiment_id
 
 

@@ -32,18 +32,22 @@ FIGURES = {"scatter": "degradation_vs_size.png", "heatmap": "zero_shot_heatmap.p
            "sensitivity": "sensitivity.png", "health": "model_health.png"}
 PLOTS_CSV = "plots/pooled_degradation.csv"
 HEADLINE = "headline.json"
-HEADLINE_KEYS = (
-    "pooled.within.fe_slope_per_doubling", "pooled.within.fe_slope_per_doubling_ci_low",
-    "pooled.within.fe_slope_per_doubling_ci_high", "pooled.within.fe_slope_p",
-    "primary.within.cluster_bootstrap_ci_low", "primary.within.cluster_bootstrap_ci_high", "pooled.within.n",
-    "health.models_excluded", "secondary.clean_covariate.fe_slope_per_doubling", "secondary.clean_covariate.fe_slope_p",
-    "secondary.effective_robustness.fe_slope_logit_per_doubling", "secondary.effective_robustness.fe_slope_p",
-    "baseline.zero_shot.clean", "baseline.zero_shot.degradation",
-)
-"""The study's headline numbers (`reports/headline.json`, the one DVC metrics file, so `dvc metrics show` is one
-short table): the primary within-task slope of degradation on log2 size with its CI, p and cluster-bootstrap CI,
-the cells it rests on, the models excluded, the clean-score-adjusted slope and effective robustness, and the
-baseline's zero-shot clean score and degradation. Every number is in `metrics.json`."""
+HEADLINE_KEYS = {
+    "slope": "pooled.within.fe_slope_per_doubling", "ci_low": "pooled.within.fe_slope_per_doubling_ci_low",
+    "ci_high": "pooled.within.fe_slope_per_doubling_ci_high", "p": "pooled.within.fe_slope_p",
+    "boot_low": "primary.within.cluster_bootstrap_ci_low", "boot_high": "primary.within.cluster_bootstrap_ci_high",
+    "cells": "pooled.within.n", "excluded": "health.models_excluded",
+    "adj_slope": "secondary.clean_covariate.fe_slope_per_doubling", "adj_p": "secondary.clean_covariate.fe_slope_p",
+    "eff_rob": "secondary.effective_robustness.fe_slope_logit_per_doubling",
+    "eff_rob_p": "secondary.effective_robustness.fe_slope_p",
+    "base_clean": "baseline.zero_shot.clean", "base_deg": "baseline.zero_shot.degradation",
+}
+"""The study's headline numbers under short names (`reports/headline.json`, the one DVC metrics file, so that
+`dvc metrics show` prints one short table): the primary within-task slope of degradation per doubling of the
+intermediate set with its 95% CI and p, its cluster-bootstrap CI, the (task, size) cells it rests on and the
+models excluded; the slope with the clean score as covariate and the effective-robustness slope (logit) with their
+p; the baseline's zero-shot clean score and degradation. Short name -> key of `metrics.json`, which has every
+number."""
 HTML = "correlation.html"
 JSON_DIGITS = 10
 PNG_DPI = 110

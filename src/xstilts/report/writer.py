@@ -64,7 +64,7 @@ def build_report(
     atomic_write_bytes(out_dir / HTML, report_html.render(markdown, images,
                                                           title="xstilts: size vs zero-shot degradation").encode())
     atomic_write_bytes(out_dir / "metrics.json", dumps(report["metrics"]).encode())
-    headline = {k: report["metrics"][k] for k in HEADLINE_KEYS if k in report["metrics"]}
+    headline = {short: report["metrics"][key] for short, key in HEADLINE_KEYS.items() if key in report["metrics"]}
     atomic_write_bytes(out_dir / HEADLINE, dumps(headline).encode())
     atomic_write_bytes(out_dir / "correlation.json", dumps(report).encode())
     return report
