@@ -88,3 +88,22 @@ def test_a_second_process_on_the_same_stage_instance_is_refused(tmp_path):
         holder.wait(timeout=30)
     stagerun.lock(tmp_path, "target@baseline")  # the killed holder's lock is gone
     stagerun.lock(tmp_path, "target@baseline")  # and this process may take it again
+
+
+def test_the_scaffold_does_not_load_torch_for_stages_that_do_not_train():
+    """subsample, prepare and report start in a fraction of a second: the scaffold (arguments, params, the lock,
+    the input check) must not import torch (about 2 s per process, 27 subsample processes in the default)."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    script = ("import sys; from xstilts.pipeline import stagerun; "
+              "stagerun.begin('subsample', None, ['--task', 'mnli', '--size', 'full'], "
+              "fan_out={'--task': 'study.intermediate_tasks', '--size': 'subsample.sizes'}); "
+              "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO / "src"), "XSTILTS_SKIP_LOCK_CHECK": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

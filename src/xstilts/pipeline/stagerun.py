@@ -176,13 +176,12 @@ def lock(root: Path, instance: str) -> None:
     """Hold `.locks/<instance>.lock` (an exclusive flock) for the rest of this process, so that a second process
     started on the same stage instance (e.g. by a new `dvc repro` while a stage orphaned by a killed one still
     runs) stops at once with one line naming the holder. The kernel drops the lock when its process dies, however
-    it dies. Data-parallel ranks other than 0 share their rank 0's lock."""
+    it dies. Data-parallel ranks other than 0 ($RANK, set by torchrun and accelerate) share their rank 0's lock."""
     import fcntl
 
     from ..core import paths
-    from ..train import distributed
 
-    if distributed.rank() != 0:
+    if os.environ.get("RANK", "0") not in ("", "0"):  # the launchers' rank variable: no torch import needed here
         return
     path = paths.lock_path(root, instance)
     if str(path) in _HELD:
