@@ -305,3 +305,17 @@ def test_languages_errors():
         languages("pawsx", "xtreme-r")
     with pytest.raises(KeyError, match="xtreme-9"):
         languages("xnli", "xtreme-9")
+
+
+def test_bucc_pool_from_the_bucc_archives_and_the_missing_test_gold(tmp_path):
+    (tmp_path / "fr-en.training.fr").write_text("fr-1\tBonjour.\nfr-2\tDistraction.\n", encoding="utf-8")
+    (tmp_path / "fr-en.training.en").write_text("en-3\tHello.\n", encoding="utf-8")
+    (tmp_path / "fr-en.training.gold").write_text("fr-1\ten-3\n", encoding="utf-8")
+    df = T.load_bucc_pool(tmp_path, "fr", "test")  # BUCC's training set = XTREME's test
+    assert df["id"].tolist() == ["fr-1", "fr-2", "en-3"] and df["pair_id"].tolist() == ["fr-1|en-3", "", "fr-1|en-3"]
+    with pytest.raises(HubError, match="fr-en.sample.fr"):
+        T.load_bucc_pool(tmp_path, "fr", "dev")
+    for side in ("de", "en"):  # XTREME's layout without the gold its download script deletes
+        (tmp_path / f"de-en.test.{side}").write_text(f"{side}-1\tx\n", encoding="utf-8")
+    with pytest.raises(HubError, match="deletes the test gold: copy de-en.training.gold"):
+        T.load_bucc_pool(tmp_path, "de", "test")

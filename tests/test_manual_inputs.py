@@ -123,13 +123,32 @@ def test_plan_refuses_a_throughput_that_is_not_positive(params, tmp_path, monkey
     assert err.splitlines() == [err] and "--throughput must be a positive number" in err and "Traceback" not in err
 
 
-def test_xtreme_r_tasks_that_are_no_pipeline_target_are_refused_with_instructions(params):
-    for name, hint in (("bucc", "mining pool"), ("bucc2018", "evaluate_bucc")):
-        p = copy.deepcopy(params)
-        p["study"]["target_tasks"].append(name)
-        with pytest.raises(config.ConfigError, match=hint) as err:
-            config.validate(p)
-        assert f"`study.target_tasks[{len(p['study']['target_tasks']) - 1}]`" in str(err.value)
+def test_the_bucc_hub_key_is_refused_with_the_target_name(params):
+    p = copy.deepcopy(params)
+    p["study"]["target_tasks"].append("bucc2018")
+    with pytest.raises(config.ConfigError, match="called `bucc`") as err:
+        config.validate(p)
+    assert f"`study.target_tasks[{len(p['study']['target_tasks']) - 1}]`" in str(err.value)
+
+
+def test_bucc_on_the_hub_needs_its_pools_folder_and_lists_its_files(params, tmp_path):
+    from xstilts.cli import deep_merge, profile_overlay
+    from xstilts.core.inputs import manual_inputs
+
+    paper = deep_merge(copy.deepcopy(params), profile_overlay(REPO, "paper"))
+    paper["study"]["target_tasks"].append("bucc")
+    paper["adversaries"]["subsets"]["bucc"] = ["char_noise"]
+    with pytest.raises(config.ConfigError, match="hub.bucc_dir` is null.*gold pairs only"):
+        config.validate(copy.deepcopy(paper))
+    paper["hub"]["bucc_dir"] = str(tmp_path / "bucc")
+    config.validate(copy.deepcopy(paper))
+    bucc = [m for m in manual_inputs(paper, tmp_path) if m.key == "hub.bucc_dir"]
+    assert len(bucc) == 4 * 2 * 3 and not any(m.present for m in bucc)  # 4 languages x dev/test x de/en/gold
+    (tmp_path / "bucc").mkdir()
+    for name in ("de-en.sample.de", "de-en.sample.en", "de-en.sample.gold"):  # BUCC's own names for dev
+        (tmp_path / "bucc" / name).write_text("x\ty\n")
+    found = {m.path for m in manual_inputs(paper, tmp_path) if m.key == "hub.bucc_dir" and m.present}
+    assert found == {str(tmp_path / "bucc" / n) for n in ("de-en.sample.de", "de-en.sample.en", "de-en.sample.gold")}
 
 
 def test_embedded_only_targets_are_refused_on_the_hub_with_the_reason(params):

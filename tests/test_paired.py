@@ -117,3 +117,19 @@ def test_seeds_only_design_without_predictions(study: tuple) -> None:
     pooled = reps[("pooled", "absolute")]
     assert pooled.shape == (300, 9)
     assert np.all(np.std(pooled, axis=0) > 0)  # two seeds per cell: the seed draw moves every cell
+
+
+def test_mining_f1_pairs_from_each_source_sentence() -> None:
+    import json
+
+    def rows(outcomes, subset, ids):
+        return pd.DataFrame({"id": ids, "source_id": [i.split("~")[0] for i in ids], "subset": subset,
+                             "prediction": [json.dumps({"match": m, "gold": g}) for m, g in outcomes],
+                             "example_score": [float(m is not None and m == g) for m, g in outcomes]})
+
+    clean = rows([("t1", "t1"), (None, "t2"), ("t3", None), (None, None)], "clean", ["s0", "s1", "s2", "s3"])
+    adv = rows([(None, "t1"), ("t9", "t2"), ("t3", None)], "char_noise", ["s0~n", "s1~n", "s2~n"])
+    v = PD._pair_values("bucc_f1", "bucc", "ea", "char_noise", adv, clean, None, {})
+    assert v.tolist() == [[2, 2, 0, 1], [0, 1, 0, 2], [0, 1, 0, 1]]  # (2 TP, pred + gold) clean, then noisy
+    assert float(PD.ratio_score(v[:, 0].sum(), v[:, 1].sum())) == pytest.approx(100 * 2 / 4)  # clean F1 of s0-s2
+    assert float(PD.ratio_score(v[:, 2].sum(), v[:, 3].sum())) == 0.0

@@ -165,3 +165,94 @@ def test_the_embedded_analogues_have_their_benchmarks_structure():
         assert c["pair_id"].is_unique and set(q["pair_id"]) <= set(c["pair_id"])  # one gold entity each
     tatoeba = retrieval_test_sets("tatoeba", 20, 7, langs, lex)
     assert "en" not in tatoeba and "side" not in tatoeba["ea"]  # the Tatoeba files as before
+
+
+def _mining_pool(src, trg) -> pd.DataFrame:
+    rows = [{"id": f"s{i}", "lang": "xx", "text": t, "pair_id": g, "side": "query"} for i, (t, g) in enumerate(src)]
+    rows += [{"id": f"t{i}", "lang": "en", "text": t, "pair_id": g, "side": "candidate"}
+             for i, (t, g) in enumerate(trg)]
+    return pd.DataFrame(rows)
+
+
+def test_bucc_outcomes_known_answer():
+    # s0 = t1 and s1 = t0 exactly; s2 and t2 are close to each other (cos 0.8) but also to everything (hubs), so
+    # their ratio margin (1.2) is below the true pairs' (1.8): the threshold keeps only the two pairs
+    src = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [1, 1, 0.5, 0]], dtype=np.float32)
+    trg = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0.5]], dtype=np.float32)
+    df = _mining_pool([("a", "p"), ("b", "q"), ("c", "")], [("b", "q"), ("a", "p"), ("d", "")])
+    s, t = retrieval.split_pool(df, "bucc.parquet", mining=True)
+    assert retrieval.gold_pairs(s, t, "bucc") == {"s0": "t1", "s1": "t0"}
+    threshold, dev_f1 = retrieval.bucc_threshold(s, t, src, trg, "dev.parquet")
+    assert dev_f1 == pytest.approx(100.0)  # the two exact pairs outscore the weak s2-t2 pair
+    outcomes = retrieval.bucc_outcomes(s, t, src, trg, threshold, "test.parquet")
+    assert outcomes == [("t1", "t1"), ("t0", "t0"), (None, None)]
+    assert retrieval.bucc_f1(outcomes) == (pytest.approx(100.0), [1.0, 1.0, 0.0])
+    keep_all = retrieval.bucc_outcomes(s, t, src, trg, -np.inf, "test.parquet")
+    assert keep_all[2] == ("t2", None)  # kept at any score: one false positive, F1 = 2*2 / (3 + 2)
+    assert retrieval.bucc_f1(keep_all)[0] == pytest.approx(80.0)
+    for bad, match in ((_mining_pool([("a", "p")], [("b", "")]), "one side only"),
+                       (_mining_pool([("a", "p"), ("b", "p")], [("a", "p")]), "two source"),
+                       (_mining_pool([("a", "")], [("b", "")]), "no gold pair")):
+        with pytest.raises(ValueError, match=match):
+            retrieval.split_pool(bad, "bad.parquet", mining=True)
+
+
+def test_bucc_threshold_comes_from_dev_and_noise_is_paired_with_the_same_sources(model):
+    enc, tok = model
+    dev = _mining_pool([(EN[0], "a"), (XX[2], ""), (EN[1], "b")], [(EN[1], "b"), (XX[3], ""), (EN[0], "a")])
+    test = _mining_pool([(EN[2], "c"), (XX[0], ""), (EN[3], "d"), (XX[1], "")],
+                        [(EN[3], "d"), (EN[2], "c"), (XX[3], "")])
+    noisy = REGISTRY["char_noise"].apply(test, "retrieval", (), np.random.default_rng(0), {"char_noise_rate": 1.0})
+    noisy = noisy.iloc[[0, 2]].reset_index(drop=True)  # a subset of the sources
+    t = tasks.get("bucc")
+    sets = {("xx", "clean"): Dataset(t, test, "test.parquet", "md5"),
+            ("xx", "char_noise"): Dataset(t, noisy, "adv.parquet", "md5")}
+    with pytest.raises(ValueError, match="no dev pool"):
+        evaluate_encoder(enc, "bucc", sets, tok, layer=2, max_length=32, batch_size=4)
+    res, preds = evaluate_encoder(enc, "bucc", sets, tok, layer=2, max_length=32, batch_size=4,
+                                  dev={"xx": Dataset(t, dev, "dev.parquet", "m")})
+    clean, adv = res
+    assert clean["metric"] == "bucc_f1" and clean["n"] == 4 and adv["n"] == 2
+    assert clean["bucc_threshold"] == adv["bucc_threshold"]  # one threshold per language, from dev
+    s, tr = retrieval.split_pool(dev, "dev", mining=True)
+    emb = [retrieval.embed(enc, tok, x["text"].tolist(), layer=2, max_length=32, batch_size=4) for x in (s, tr)]
+    assert clean["bucc_threshold"] == retrieval.bucc_threshold(s, tr, *emb, "dev")[0]
+    assert clean["chance"] == pytest.approx(100 * (2 * 2 / 3) / (4 + 2))
+
+    def f1(rows):
+        from xstilts.eval.ranking import outcome_counts
+
+        c = np.array([outcome_counts(**{k: v for k, v in __import__("json").loads(p["prediction"]).items()})
+                      for p in rows])
+        return 100 * c[:, 0].sum() / c[:, 1].sum() if c[:, 1].sum() else 0.0
+
+    clean_preds = [p for p in preds if p["subset"] == "clean"]
+    adv_preds = [p for p in preds if p["subset"] == "char_noise"]
+    assert [p["source_id"] for p in adv_preds] == ["s0", "s2"]
+    assert f1(clean_preds) == pytest.approx(clean["score"]) and f1(adv_preds) == pytest.approx(adv["score"])
+    paired_clean = [p for p in clean_preds if p["id"] in ("s0", "s2")]
+    assert f1(paired_clean) == pytest.approx(adv["clean_score"])  # the clean F1 of exactly the noisy sources
+
+
+def test_the_embedded_bucc_pools_hide_pairs_among_distractors():
+    import yaml
+
+    from xstilts.data import synthetic
+    from xstilts.data.sources import lexicon_of, retrieval_test_sets
+
+    from .conftest import REPO
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    lex = lexicon_of(params)
+    langs = [lex.languages[c] for c in params["study"]["languages"]]
+    test = retrieval_test_sets("bucc", 30, 7, langs, lex)
+    dev = {k: pd.DataFrame(v) for k, v in synthetic.bucc_rows(30, 7, langs, lex, "dev").items()}
+    assert sorted(test) == sorted(dev) == sorted(c for c in params["study"]["languages"] if c != "en")
+    for pools in (test, dev):
+        for lang, df in pools.items():
+            s, t = retrieval.split_pool(df, lang, mining=True)
+            assert len(s) == len(t) == 60 and (s["lang"] == lang).all() and (t["lang"] == "en").all()
+            assert len(retrieval.gold_pairs(s, t, lang)) == 30  # half of each side has no counterpart
+            assert t["text"].is_unique  # no English distractor repeats a sentence
+    assert not test["ea"]["text"].equals(dev["ea"]["text"])  # an independent stream per split
+    assert test["ea"]["id"].str.startswith("bucc-ea-test").all()

@@ -11,7 +11,8 @@ the same examples. The bootstrap respects that design:
 A replicate's degradation of a model on a test set is ``clean - adversarial`` recomputed from the resampled
 pairs with the task metric: for a mean metric (accuracy, SQuAD/MLQA F1 per question, retrieval accuracy)
 ``100 * mean(example_score)`` on each side; for seqeval chunk F1 (PAN-X, UD-POS) ``100 * 2 TP / (pred + gold)``
-from per-sentence chunk counts, which needs the gold tags of the prepared test sets. Before any resampling the
+from per-sentence chunk counts, which needs the gold tags of the prepared test sets; for BUCC's mining F1 the same
+ratio from each source sentence's mined and gold partner (its prediction). Before any resampling the
 per-example values are checked to reproduce every ``score`` and ``clean_score`` of the results table.
 
 Per replicate the degradation is then aggregated exactly like the point estimates of :mod:`xstilts.report`:
@@ -41,6 +42,8 @@ PREDICTION_COLUMNS = ("arm", "cell", "target_task", "language", "subset", "id", 
 MEAN_METRICS = ("accuracy", "squad_f1", "mlqa_f1", "retrieval_accuracy", "map_at_20", "mrr_at_20")
 """Metrics that are 100 x the mean of the per-example score."""
 CHUNK_F1_METRICS = ("f1",)
+MINING_F1_METRICS = ("bucc_f1",)
+"""BUCC's F1 of mined pairs: 2 TP / (pred + gold) from each source sentence's prediction {"match", "gold"}."""
 """seqeval micro chunk F1 (not decomposable into per-example means: rebuilt from per-sentence chunk counts)."""
 CLEAN = "clean"
 TOLERANCE = 1e-6
@@ -187,9 +190,17 @@ def _pair_values(metric: str, target: str, lang: str, sub: str, adv_rows: pd.Dat
         ones = np.ones(n)
         return np.column_stack([clean_rows["example_score"].to_numpy()[src], ones,
                                 adv_rows["example_score"].to_numpy(), ones])
+    if metric in MINING_F1_METRICS:
+        out = np.empty((n, 4))
+        for side, rows in ((0, clean_rows.iloc[src]), (2, adv_rows)):
+            for i, pred in enumerate(rows["prediction"]):
+                p = json.loads(pred)
+                out[i, side] = 2.0 * (p["match"] is not None and p["match"] == p["gold"])
+                out[i, side + 1] = float(p["match"] is not None) + float(p["gold"] is not None)
+        return out
     if metric not in CHUNK_F1_METRICS:
         raise ValueError(f"results: metric {metric!r} of {target} cannot be resampled by example; known: "
-                         f"{', '.join(MEAN_METRICS + CHUNK_F1_METRICS)}")
+                         f"{', '.join(MEAN_METRICS + CHUNK_F1_METRICS + MINING_F1_METRICS)}")
     if gold is None:
         raise ValueError(f"{target} is scored with seqeval F1: resampling its examples needs the gold tags "
                          f"(pass gold=prepared_gold(root))")

@@ -16,12 +16,15 @@ from ..core import config, tasks
 
 # English training sizes of the hub versions (paper-and-datasets reference §1.2, §2, §4.2 [V]; COPA 400).
 HUB_TARGET_TRAIN = {"xnli": 392702, "pawsx": 49175, "udpos": 21253, "panx": 20000, "xquad": 87599,
-                    "mlqa": 87599, "tydiqa": 3696, "xcopa": 400, "tatoeba": 0}
+                    "mlqa": 87599, "tydiqa": 3696, "xcopa": 400, "tatoeba": 0, "bucc": 0}
 # Evaluation examples per language: exact where every language has the same size (XNLI, PAWS-X, XQuAD, XCOPA,
 # Tatoeba), otherwise a ROUGH per-language average of the reference's ranges (UD-POS 47-20,436; PAN-X
 # 1,000-10,000, upper bound; MLQA 4,517-11,590; TyDiQA 323-2,719): a planning figure, not a data fact.
 HUB_EVAL_PER_LANGUAGE = {"xnli": 5010, "pawsx": 2000, "udpos": 2000, "panx": 10000, "xquad": 1190, "mlqa": 5000,
-                         "tydiqa": 1000, "xcopa": 500, "tatoeba": 1000}
+                         "tydiqa": 1000, "xcopa": 500, "tatoeba": 1000,
+                         # BUCC 2018: sentences per side of a training (= XTREME test) pool, ROUGH and unverified
+                         # (hundreds of thousands a side, fewer for zh); the dev (sample) pools add about a tenth
+                         "bucc": 300000}
 SOCIALIQA_TRAIN = 33410  # allenai/social_i_qa train (paper profile prepare.train_size.socialiqa)
 MEASURED = Path("benchmarks") / "gpu_throughput.json"  # written by benchmarks/gpu.py --out (relative to the root)
 MEASURED_FORMATS = ("pair", "span", "tagging")  # what benchmarks/gpu.py measures; mc and retrieval use pair's
@@ -93,6 +96,8 @@ def _eval_sizes(params: dict, target: str) -> tuple[int, int]:
 
         langs, _ = target_languages(params["hub"], target)
         return HUB_EVAL_PER_LANGUAGE[target], len(langs)
+    if tasks.get(target).metric == "bucc_f1":  # each pool: n pairs + n distractors a side, plus a dev pool
+        return 2 * params["prepare"]["test_size"], len(params["study"]["languages"]) - 1
     return params["prepare"]["test_size"], len(params["study"]["languages"])
 
 
@@ -111,7 +116,8 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
     targets = tasks.trained_targets(st["target_tasks"])
     tsize = {t: (HUB_TARGET_TRAIN[t] if hub else params["prepare"]["target_train_size"][t]) for t in targets}
     inter_cells = len(st["intermediate_tasks"]) * len(labels) * seeds
-    cells = inter_cells + sum(seeds for arm in st["arms"] if arm in tasks.CONTROLS)
+    va = params["variants"]
+    cells = inter_cells + sum(seeds for arm in st["arms"] if arm in tasks.CONTROLS) + len(va["arms"]) * seeds
     from ..train.finetune import hyper
 
     epochs = {t: hyper(params, t)["epochs"] for t in st["intermediate_tasks"] + targets}
@@ -124,6 +130,20 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
 
     inter_examples = sum(train(size(t, lab) * cost[t] * epochs[t] * seeds, t)
                          for t in st["intermediate_tasks"] for lab in labels)
+    variant_examples = 0.0  # the paper's variants at variants.size (MLM steps: a batch of sentences each)
+    vl = str(va["size"])
+    for arm in va["arms"]:
+        if arm == "multitask":
+            variant_examples += sum(train(size(t, vl) * cost[t] * epochs[t] * seeds, t)
+                                    for t in st["intermediate_tasks"])
+        elif arm == "mlm":
+            t = va["mlm"]["task"]
+            variant_examples += train(size(t, vl) * cost[t] * epochs[t] * seeds / (1 - va["mlm"]["share"]), t)
+        else:
+            t = va["translated"]["task"]
+            variant_examples += train(size(t, vl) * (1 + len(va["translated"]["languages"])) * cost[t] * epochs[t]
+                                      * seeds, t)
+    inter_examples += variant_examples
     tune_examples = sum(train(tu["n_trials"] * tu["train_examples"] * tu["epochs"] * cost[t], t)
                         for t in st["intermediate_tasks"] + targets)
     target_examples = sum(train(cells * tsize[t] * epochs[t] * cost[t], t) for t in targets)
@@ -147,7 +167,7 @@ def plan(params: dict, a: Assumptions = Assumptions()) -> dict:
         "profile": params.get("profile", "?"), "source": st["source"],
         "runs": {"subsample": len(st["intermediate_tasks"]) * len(labels),
                  "tune (trials)": tu["n_trials"] * (len(st["intermediate_tasks"]) + len(targets)),
-                 "intermediate": inter_cells, "target": cells * len(targets),
+                 "intermediate": inter_cells, "variant": len(va["arms"]) * seeds, "target": cells * len(targets),
                  "evaluate (model x language x subset)": eval_runs},
         "examples": {"tune": int(tune_examples), "intermediate": int(inter_examples), "target": int(target_examples),
                      "evaluate": int(eval_examples)},

@@ -76,7 +76,8 @@ def _walk(node: Any, schema: Any, key: str) -> None:
         raise ConfigError(f"params.yaml: `{key}` must be {_type_name(schema)}, got {node!r} ({type(node).__name__})")
 
 
-NON_NEGATIVE = ("finetune.restarts", "evaluate.retrieval_layer")  # int keys where 0 is meaningful (the rest count)
+# int keys where 0 is meaningful (the rest count)
+NON_NEGATIVE = ("finetune.restarts", "evaluate.retrieval_layer", "variants.multitask.examples_cap")
 
 
 def _int_keys(schema: dict, key: str = ""):
@@ -140,7 +141,7 @@ def _study(st: dict) -> None:
                 raise ConfigError(f"params.yaml: `study.target_tasks[{i}]` = {name!r}: {NOT_PIPELINE_TARGETS[name]}")
             _choice(name, allowed, f"study.{key}[{i}]")
     _nonempty_unique(st["arms"], "study.arms")
-    allowed_arms = T.CONTROLS + tuple(st["intermediate_tasks"])
+    allowed_arms = T.CONTROLS + tuple(st["intermediate_tasks"]) + tuple(T.VARIANTS)
     for i, arm in enumerate(st["arms"]):
         _choice(arm, allowed_arms, f"study.arms[{i}]")
     missing = [t for t in st["intermediate_tasks"] if t not in st["arms"]]
@@ -265,6 +266,22 @@ def _finetune(ft: dict) -> None:
         raise ConfigError(f"params.yaml: `finetune.restarts` must be in 0..10, got {ft['restarts']}")
 
 
+def _variants(va: dict) -> None:
+    if len(set(va["arms"])) != len(va["arms"]):
+        raise ConfigError(f"params.yaml: `variants.arms` has duplicates: {va['arms']}")
+    for i, arm in enumerate(va["arms"]):
+        _choice(arm, tuple(T.VARIANTS), f"variants.arms[{i}]")
+    mt, mlm = va["multitask"], va["mlm"]
+    _choice(mt["sampler"], T.SAMPLERS, "variants.multitask.sampler")
+    if mt["temperature"] <= 0:
+        raise ConfigError("params.yaml: `variants.multitask.temperature` must be positive")
+    if mt["examples_cap"] < 0:
+        raise ConfigError("params.yaml: `variants.multitask.examples_cap` must be >= 0 (0 = no cap)")
+    if not 0 < mlm["share"] < 1:
+        raise ConfigError("params.yaml: `variants.mlm.share` (the share of optimizer steps that are masked-LM steps) "
+                          "must be in (0, 1)")
+
+
 def _target(tg: dict) -> None:
     _choice(tg["xcopa_recipe"], XCOPA_RECIPES, "target.xcopa_recipe")  # inert without an xcopa target
 
@@ -284,13 +301,59 @@ def _report(rp: dict) -> None:
 
 VALIDATORS = {"study": _study, "languages": _languages, "prepare": _prepare, "adversaries": _adversaries,
               "subsample": _subsample, "pretrain": _pretrain, "tune": _tune, "finetune": _finetune,
-              "target": _target, "evaluate": _evaluate, "report": _report}
+              "variants": _variants, "target": _target, "evaluate": _evaluate, "report": _report}
 """Each section's own checks (the values of that section alone), in params.yaml order."""
+
+
+def _cross_variants(p: dict) -> None:
+    """variants.arms against study.arms, and the tasks, languages and size the variants name."""
+    st, va = p["study"], p["variants"]
+    listed = [a for a in st["arms"] if a in T.VARIANTS]
+    if listed != [a for a in va["arms"] if a in listed] or set(listed) != set(va["arms"]):
+        raise ConfigError(f"params.yaml: the variant arms of `study.arms` ({listed}) must be exactly "
+                          f"`variants.arms` ({va['arms']}), in the same order: the variant stage trains the one, the "
+                          f"target and evaluate stages run the other")
+    if not va["arms"]:
+        return
+    _choice(str(va["size"]), size_labels(p), "variants.size (a label of subsample.sizes)")
+    for key in ("mlm", "translated"):
+        if key in va["arms"]:
+            _choice(va[key]["task"], st["intermediate_tasks"], f"variants.{key}.task")
+    if "multitask" in va["arms"] and len(st["intermediate_tasks"]) < 2:
+        raise ConfigError("params.yaml: `variants.arms` lists multitask but `study.intermediate_tasks` has one task")
+    if "mlm" in va["arms"]:
+        _nonempty_unique(va["mlm"]["languages"], "variants.mlm.languages")
+        if st["source"] == "synthetic":
+            for i, lang in enumerate(va["mlm"]["languages"]):
+                _choice(lang, st["languages"], f"variants.mlm.languages[{i}]")
+    if "translated" in va["arms"]:
+        langs = va["translated"]["languages"]
+        _nonempty_unique(langs, "variants.translated.languages")
+        for i, lang in enumerate(langs):
+            if lang == T.TRAINING_LANGUAGE:
+                raise ConfigError("params.yaml: `variants.translated.languages` lists en: the English data are "
+                                  "always in; list the languages of the translations")
+            if st["source"] == "synthetic":
+                _choice(lang, st["languages"][1:], f"variants.translated.languages[{i}]")
+    hub = st["source"] == "hub"
+    for key, sub, generated in (("mlm", "corpus", "pretrain"), ("translated", "source", "generated")):
+        if key in va["arms"] and hub and va[key][sub] == generated:
+            raise ConfigError(f"params.yaml: `variants.{key}.{sub}` = {generated!r} is the embedded benchmark's own "
+                              f"data; with `study.source: hub` give a folder ({_VARIANT_FOLDERS[key]})")
+        if key in va["arms"] and not hub and va[key][sub] != generated:
+            raise ConfigError(f"params.yaml: `variants.{key}.{sub}` = {va[key][sub]!r}: the embedded benchmark uses "
+                              f"its own data ({generated!r}); folders are for the paper profile")
+
+
+_VARIANT_FOLDERS = {"mlm": "one text file <lang>.txt per study language, a sentence per line",
+                    "translated": "<lang>.parquet per listed language, in the task's canonical schema, ids matching "
+                                  "its English training rows"}
 
 
 def _cross(p: dict) -> None:
     """The checks that relate two sections (a list that names tasks, languages or sizes of another)."""
     st, pr, adv = p["study"], p["prepare"], p["adversaries"]
+    _cross_variants(p)
     synthetic = st["source"] == "synthetic"
     for i, lang in enumerate(st["languages"][1:], start=1):
         if synthetic:
@@ -368,13 +431,17 @@ def _validate_hub(p: dict, adversaries: dict) -> None:
     _choice(hp["benchmark"], sorted(VERSIONS), "hub.benchmark")
     _choice(hp["squad_version"], ("v1", "v2"), "hub.squad_version")
     _choice(hp["anli_composition"], ("rounds", "plus"), "hub.anli_composition")
-    for key in ("data_dir", "ccg_path"):
+    for key in ("data_dir", "ccg_path", "bucc_dir"):
         if hp.get(key) is not None and not isinstance(hp[key], str):
             raise ConfigError(f"params.yaml: `hub.{key}` must be a path or null, got {hp[key]!r}")
     # a missing mirror is a missing manual input (xstilts.core.inputs): check/plan list it, prepare refuses before work
     if "ccg" in p["study"]["intermediate_tasks"] and not hp.get("ccg_path"):
         raise ConfigError("params.yaml: `hub.ccg_path` is null but `study.intermediate_tasks` lists ccg: CCGbank is "
                           "licensed (LDC2005T13) and never downloaded; set hub.ccg_path to your copy or drop ccg")
+    if "bucc" in p["study"]["target_tasks"] and not hp.get("bucc_dir"):
+        raise ConfigError("params.yaml: `hub.bucc_dir` is null but `study.target_tasks` lists bucc: BUCC 2018's "
+                          "mining pools are not on the hub (its copy has the gold pairs only); set hub.bucc_dir to "
+                          "the unpacked BUCC 2018 files (README, \"The paper profile\") or drop bucc")
     for i, task in enumerate(p["study"]["target_tasks"]):
         _choice(task, sorted(TARGET_SOURCES), f"study.target_tasks[{i}] (hub source)")
     for task, advs in p["adversaries"]["subsets"].items():

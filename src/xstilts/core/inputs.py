@@ -31,12 +31,9 @@ MUSE_URL = "https://s3.amazonaws.com/arrival/dictionaries/en-{lang}.txt"  # as i
 # XTREME-R datasets that are not pipeline targets (no loader into a target task, or no evaluator yet): a profile
 # that lists one is refused by config validation with this text.
 NOT_PIPELINE_TARGETS = {
-    "bucc": "BUCC 2018 bitext mining is not a pipeline target yet: its protocol (ratio margin over 4 neighbours, "
-            "one-to-one matching, the F1-maximising threshold chosen on dev and applied to test) is implemented in "
-            "xstilts.eval.ranking.evaluate_bucc, but no stage runs it, and the hub copy has gold pairs only (no mining "
-            "pool; XTREME's scripts/download_data.sh output loads with xstilts.data.hub.targets.load_bucc_pool)",
+    "bucc2018": "the BUCC 2018 mining target is called `bucc` (bucc2018 is its hub dataset key, which holds the gold "
+                "pairs only)",
 }
-NOT_PIPELINE_TARGETS |= {"bucc2018": NOT_PIPELINE_TARGETS["bucc"]}
 NOT_HUB_TARGETS = {
     "mewslix": "Mewsli-X is a target of the embedded benchmark only: it is not officially on the hub (build it with "
                "google-research's dense_representations_for_entity_retrieval/mel/get-mewsli-x.sh; load_mewslix reads "
@@ -90,7 +87,8 @@ def manual_inputs(params: dict, root: Path | None = None) -> list[ManualInput]:
     root = Path(root)
     items = _muse(params, root)
     if params["study"]["source"] == "hub":
-        items += _ccgbank(params, root) + _mirror(params, root) + _hub_service(params, root)
+        items += (_ccgbank(params, root) + _bucc(params, root) + _variant_inputs(params, root) + _mirror(params, root)
+                  + _hub_service(params, root))
     return items
 
 
@@ -137,6 +135,50 @@ def _ccgbank(params: dict, root: Path) -> list[ManualInput]:
                 "https://catalog.ldc.upenn.edu/LDC2005T13 (licence from the LDC), exported as <split>.tokens / "
                 "<split>.tags (xstilts.data.hub.intermediate.load_ccgbank)",
                 "the ccg intermediate task", "drop ccg from study.intermediate_tasks and study.arms"))
+    return out
+
+
+def _bucc(params: dict, root: Path) -> list[ManualInput]:
+    if "bucc" not in params["study"]["target_tasks"]:
+        return []
+    from ..data.hub.languages import XTREME
+    from ..data.hub.targets import BUCC_FILE_SPLITS
+
+    base = Path(params["hub"].get("bucc_dir") or "")  # validation refuses bucc without a folder
+    out = []
+    for lang in XTREME["bucc2018"]:
+        for split, names in BUCC_FILE_SPLITS.items():
+            for side in (lang, "en", "gold"):
+                found = [n for n in names if _resolve(str(base / f"{lang}-en.{n}.{side}"), root).is_file()]
+                path = str(base / f"{lang}-en.{(found or names)[0]}.{side}")
+                out.append(ManualInput(
+                    "BUCC 2018 mining pools", "hub.bucc_dir", path, bool(found),
+                    f"https://comparable.limsi.fr/bucc2018/ bucc2018-{lang}-en.{names[1]}-gold.tar.bz2, unpacked "
+                    f"(or XTREME's download_data.sh bucc2018/ as {lang}-en.{names[0]}.*)",
+                    f"the bucc target ({split} pool)", "drop bucc from study.target_tasks"))
+    return out
+
+
+def _variant_inputs(params: dict, root: Path) -> list[ManualInput]:
+    """The paper profile's data for the `translated` and `mlm` variants (the embedded default generates its own)."""
+    va = params.get("variants") or {"arms": []}
+    out = []
+    if "translated" in va["arms"]:
+        tr = va["translated"]
+        for lang in tr["languages"]:
+            path = str(Path(tr["source"]) / f"{lang}.parquet")
+            out.append(ManualInput(
+                "translated intermediate data", "variants.translated.source", path, _resolve(path, root).is_file(),
+                f"your machine translation of {tr['task']}'s English training rows into {lang} (canonical schema, "
+                f"the English rows' ids; e.g. XTREME's translate-train files converted), explicitly opted in",
+                "the translated variant arm", "drop translated from variants.arms and study.arms"))
+    if "mlm" in va["arms"]:
+        for lang in va["mlm"]["languages"]:
+            path = str(Path(va["mlm"]["corpus"]) / f"{lang}.txt")
+            out.append(ManualInput(
+                "masked-LM text", "variants.mlm.corpus", path, _resolve(path, root).is_file(),
+                f"monolingual {lang} text, one sentence per line (e.g. a CC-100 or Wikipedia sample you pin)",
+                "the mlm variant arm", "drop mlm from variants.arms and study.arms"))
     return out
 
 

@@ -44,6 +44,11 @@ def test_path(root: Path | None, task: str, lang: str, *, prepared: Path | None 
     return task_dir(root, task, prepared=prepared) / "test" / f"{lang}.parquet"
 
 
+def dev_pool_path(root: Path | None, task: str, lang: str, *, prepared: Path | None = None) -> Path:
+    """data/prepared/targets/<task>/dev/<lang>.parquet: a bitext-mining target's dev pool (BUCC: its threshold)."""
+    return task_dir(root, task, prepared=prepared) / "dev" / f"{lang}.parquet"
+
+
 def rule_based_subset_path(root: Path | None, task: str, adversary: str, lang: str, *,
                            prepared: Path | None = None) -> Path:
     """data/prepared/targets/<task>/adversarial/<adversary>/<lang>.parquet: a rule-based subset (prepare)."""
@@ -54,6 +59,18 @@ def pretrain_corpus_dir(root: Path | None, *, prepared: Path | None = None) -> P
     """data/prepared/pretrain: one sentence parquet per language and the lexicon (embedded), or model.json (the
     pinned hub encoder)."""
     return (Path(prepared) if prepared is not None else prepared_dir(root)) / "pretrain"
+
+
+def translated_path(root: Path | None, task: str, lang: str, *, prepared: Path | None = None) -> Path:
+    """data/prepared/intermediate/<task>/translated/<lang>.parquet: translations of an intermediate task's English
+    training rows (same ids), for the `translated` variant."""
+    return task_dir(root, task, prepared=prepared) / "translated" / f"{lang}.parquet"
+
+
+def mlm_corpus_path(root: Path | None, lang: str, *, prepared: Path | None = None) -> Path:
+    """data/prepared/variants/mlm/<lang>.parquet: the masked-LM text of the `mlm` variant given as a folder
+    (`variants.mlm.corpus`; the embedded benchmark uses the pretraining corpus instead)."""
+    return (Path(prepared) if prepared is not None else prepared_dir(root)) / "variants" / "mlm" / f"{lang}.parquet"
 
 
 def dictionaries_dir(prepared: Path) -> Path:

@@ -122,6 +122,38 @@ class Finetune:
 
 
 @dataclass(frozen=True)
+class Multitask:
+    sampler: str
+    temperature: float
+    examples_cap: int
+
+
+@dataclass(frozen=True)
+class Mlm:
+    task: str
+    share: float
+    languages: list[str]
+    corpus: str
+
+
+@dataclass(frozen=True)
+class Translated:
+    task: str
+    languages: list[str]
+    source: str
+
+
+@dataclass(frozen=True)
+class Variants:
+    arms: list[str]
+    size: str
+    seed: int
+    multitask: Multitask
+    mlm: Mlm
+    translated: Translated
+
+
+@dataclass(frozen=True)
 class Target:
     xcopa_recipe: str
 
@@ -158,6 +190,7 @@ class Hub:
     model: HubModel
     data_dir: str | None = None
     ccg_path: str | None = None
+    bucc_dir: str | None = None  # BUCC 2018's full pools (user-supplied: xstilts.data.hub.targets.load_bucc_pool)
     target_languages: dict | None = None
 
 
@@ -172,6 +205,7 @@ class Params:
     pretrain: Pretrain
     tune: Tune
     finetune: Finetune
+    variants: Variants
     target: Target
     evaluate: Evaluate
     report: Report

@@ -11,6 +11,7 @@ class Task:
     role: str  # "intermediate" | "target"
     format: str  # key of xstilts.formats.REGISTRY
     metric: str  # accuracy | f1 (seqeval chunk F1) | squad_f1 | mlqa_f1 | retrieval_accuracy | map_at_20 | mrr_at_20
+    # | bucc_f1 (F1 of mined translation pairs)
     labels: tuple[str, ...] = field(default=())
     mirrors: str = ""  # the real dataset this task stands in for
     natural_adversary: str = ""  # non-empty: the whole test set is adversarial by construction (how), e.g. PAWS-X
@@ -59,12 +60,23 @@ TASKS: dict[str, Task] = {
              "LAReQA / XQuAD-R (language-agnostic answer retrieval, mAP@20; encoder only, no training)"),
         Task("mewslix", "target", "retrieval", "mrr_at_20", (),
              "Mewsli-X (entity linking as retrieval, mAP@20 = MRR@20; encoder only, no training)"),
+        Task("bucc", "target", "retrieval", "bucc_f1", (),
+             "BUCC 2018 bitext mining (XTREME, not XTREME-R: F1 of the translation pairs mined from a comparable "
+             "corpus, threshold chosen on dev; encoder only, no training)"),
     ]
 }
 
 INTERMEDIATE = tuple(n for n, t in TASKS.items() if t.role == "intermediate")
 TARGETS = tuple(n for n, t in TASKS.items() if t.role == "target")
 CONTROLS = ("baseline", "random")
+VARIANTS = {
+    "multitask": "multi-task intermediate training on every intermediate task (a head each, a seeded task sampler)",
+    "mlm": "one intermediate task with a multilingual masked-LM loss mixed in (a fixed share of the steps)",
+    "translated": "one intermediate task trained on its English data plus its translations into other languages",
+}
+"""The paper's other intermediate-training variants (Phang et al. 2020), each an arm of its own beside the
+single-task arms; none enters the within-task size analysis (xstilts.report)."""
+SAMPLERS = ("uniform", "proportional", "temperature")  # jiant's multi-task samplers (xstilts.train.multitask)
 TRAINING_LANGUAGE = "en"  # the one language every model is fine-tuned in (zero-shot transfer to the others)
 NATURAL_ADVERSARIAL = tuple(n for n, t in TASKS.items() if t.natural_adversary)
 """Target tasks that are adversarial datasets in their own right (registered as natural adversarial targets)."""

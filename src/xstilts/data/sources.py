@@ -45,16 +45,27 @@ def prepare_synthetic(params: dict, out: Path, progress: Callable[[str], None] =
     def write_test(task: str, lang: str, clean: pd.DataFrame) -> None:
         write_test_set(params, out, task, lang, clean, summary, dictionaries)
 
+    va = params["variants"]
+    translate = va["translated"]["task"] if "translated" in va["arms"] else None
     for task in st["intermediate_tasks"]:
         progress(f"prepare: {task}")
-        emit(task, "train", pr["train_size"][task])
+        structs = emit(task, "train", pr["train_size"][task])
         emit(task, "dev", pr["dev_size"])
+        if task == translate:  # the `translated` variant: the benchmark's own translations of the training rows
+            for code in va["translated"]["languages"]:
+                df = pd.DataFrame(synthetic.to_rows(task, structs, lex.languages[code], lex, "train"))
+                schema.write(df, paths.translated_path(None, task, code, prepared=out), T.get(task).format)
+                summary[f"{task}.translated.{code}"] = len(df)
         _task_json(out, task, params)
 
     for task in st["target_tasks"]:
         progress(f"prepare: {task}")
         info = T.get(task)
         if info.format == "retrieval":  # each language's queries + the candidate pool, in one file per language
+            if info.metric == "bucc_f1":  # mining: a dev pool per language for the threshold
+                for lang, rows in synthetic.bucc_rows(pr["test_size"], seed, langs, lex, "dev").items():
+                    schema.write(pd.DataFrame(rows), paths.dev_pool_path(None, task, lang, prepared=out), "retrieval")
+                    summary[f"{task}.dev.{lang}"] = len(rows)
             sets = retrieval_test_sets(task, pr["test_size"], seed, langs, lex)
             for lang, clean in sets.items():
                 write_test(task, lang, clean)
@@ -84,7 +95,10 @@ def retrieval_test_sets(task: str, n: int, seed: int, langs: list, lex) -> dict[
     """The clean test file of each language of a retrieval target: its queries and the whole candidate pool.
     Tatoeba: the non-English sentences query the English ones (no English file). LAReQA: every language's
     questions query the answer sentences of every language. Mewsli-X: every language's mentions query the
-    English entity names."""
+    English entity names. BUCC: each non-English language's comparable corpus with English (its test pool; the
+    dev pools are written beside it)."""
+    if task == "bucc":
+        return {code: pd.DataFrame(rows) for code, rows in synthetic.bucc_rows(n, seed, langs, lex, "test").items()}
     if task == "tatoeba":
         df = pd.DataFrame(synthetic.retrieval_rows(n, seed, langs, lex))
         english = df[df.lang == "en"]

@@ -473,6 +473,39 @@ def lareqa_rows(n: int, seed: int, languages: list[Language], lex: Lexicon) -> l
     return rows
 
 
+def bucc_rows(n: int, seed: int, languages: list[Language], lex: Lexicon, split: str) -> dict[str, list[dict]]:
+    """BUCC-like comparable corpora, one per non-English language: `n` translation pairs hidden among `n` sentences
+    of that language and `n` English sentences that have no counterpart (BUCC's mining task: find the pairs, and
+    only them). Sentences are distinct in English, so no distractor is a translation of anything; each side is
+    shuffled. Rows: the language's sentences (side "query") and the English ones (side "candidate"); a pair shares
+    pair_id, a distractor has pair_id "". `split` (dev: the threshold pool, test) names an independent stream."""
+    rng = np.random.default_rng(stable_seed("synthetic", seed, "bucc", split))
+    en = next(lang for lang in languages if lang.code == "en")
+    out = {}
+    for lang in languages:
+        if lang.code == "en":
+            continue
+        seen: set[str] = set()
+        sents = []
+        while len(sents) < 3 * n:
+            sent = nli(rng)["premise"]
+            key = _join(realize(sent, en, lex))
+            if key not in seen:
+                seen.add(key)
+                sents.append(sent)
+        pair = [f"bucc-{lang.code}-{split}-{i:06d}" for i in range(n)]
+        source = [(s, p) for s, p in zip(sents[:n], pair)] + [(s, "") for s in sents[n:2 * n]]
+        target = [(s, p) for s, p in zip(sents[:n], pair)] + [(s, "") for s in sents[2 * n:]]
+        rows = []
+        for side, code, items in (("query", lang, source), ("candidate", en, target)):
+            for j, k in enumerate(rng.permutation(len(items))):
+                sent, pid = items[k]
+                rows.append({"id": f"bucc-{lang.code}-{split}-{code.code}-{j:06d}", "lang": code.code,
+                             "text": _join(realize(sent, code, lex)), "pair_id": pid, "side": side})
+        out[lang.code] = rows
+    return out
+
+
 def _entities() -> list[tuple[str, list[str]]]:
     """Every (kind, English tokens) entity of the NER world that target data may mention (held-out ones excluded)."""
     people = [[f] for f in W.FIRST] + [[f, last] for f in W.FIRST for last in W.LAST]

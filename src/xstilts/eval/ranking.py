@@ -118,29 +118,42 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
 
 
-def mine(source: np.ndarray, target: np.ndarray, k: int = K_MARGIN) -> list[tuple[int, int, float]]:
+BLOCK_CELLS = 2 ** 26  # similarities held at once by `neighbours` (512 MiB of float64)
+
+
+def neighbours(x: np.ndarray, y: np.ndarray, k: int, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, cosines) of each row of `x`'s k nearest rows of `y` (inputs L2-normalised), best first, ties to the
+    lower index; computed `block` rows at a time (default: BLOCK_CELLS similarities), so memory stays bounded (a BUCC
+    training pool has ~400k sentences a side)."""
+    k = min(k, y.shape[0])
+    block = block or max(1, BLOCK_CELLS // max(1, y.shape[0]))
+    idx = np.empty((x.shape[0], k), dtype=np.int64)
+    sim = np.empty((x.shape[0], k), dtype=np.float64)
+    for start in range(0, x.shape[0], block):
+        part = x[start:start + block] @ y.T
+        top = top_k(part, k)
+        idx[start:start + block] = top
+        sim[start:start + block] = np.take_along_axis(part, top, axis=1)
+    return idx, sim
+
+
+def mine(source: np.ndarray, target: np.ndarray, k: int = K_MARGIN,
+         block: int | None = None) -> list[tuple[int, int, float]]:
     """Candidate pairs (source index, target index, ratio-margin score), best first, matched one-to-one: every
     source and every target proposes its best partner under the margin score among its k nearest neighbours."""
     x, y = _normalise(source), _normalise(target)
-    sims = x @ y.T
-    kx, ky = min(k, y.shape[0]), min(k, x.shape[0])
-    fwd_nn = top_k(sims, kx)  # each source's k nearest targets
-    bwd_nn = top_k(sims.T, ky)  # each target's k nearest sources
-    fwd_mean = np.take_along_axis(sims, fwd_nn, axis=1).mean(axis=1)
-    bwd_mean = np.take_along_axis(sims.T, bwd_nn, axis=1).mean(axis=1)
-
-    def margin(i: int, j: int) -> float:
-        return float(sims[i, j] / ((fwd_mean[i] + bwd_mean[j]) / 2))
-
+    fwd_nn, fwd_sim = neighbours(x, y, k, block)  # each source's k nearest targets
+    bwd_nn, bwd_sim = neighbours(y, x, k, block)  # each target's k nearest sources
+    fwd_mean, bwd_mean = fwd_sim.mean(axis=1), bwd_sim.mean(axis=1)
     proposals = []
     for i in range(x.shape[0]):
-        scores = [margin(i, j) for j in fwd_nn[i]]
+        scores = fwd_sim[i] / ((fwd_mean[i] + bwd_mean[fwd_nn[i]]) / 2)
         best = int(np.argmax(scores))
-        proposals.append((scores[best], i, int(fwd_nn[i][best])))
+        proposals.append((float(scores[best]), i, int(fwd_nn[i][best])))
     for j in range(y.shape[0]):
-        scores = [margin(i, j) for i in bwd_nn[j]]
+        scores = bwd_sim[j] / ((fwd_mean[bwd_nn[j]] + bwd_mean[j]) / 2)
         best = int(np.argmax(scores))
-        proposals.append((scores[best], int(bwd_nn[j][best]), j))
+        proposals.append((float(scores[best]), int(bwd_nn[j][best]), j))
     proposals.sort(key=lambda p: -p[0])  # stable: equal scores keep forward proposals first
     seen_src: set[int] = set()
     seen_trg: set[int] = set()
@@ -151,6 +164,31 @@ def mine(source: np.ndarray, target: np.ndarray, k: int = K_MARGIN) -> list[tupl
             seen_trg.add(j)
             out.append((i, j, score))
     return out
+
+
+def source_outcomes(source_ids: Sequence[str], gold: Mapping[str, str],
+                    extracted: Collection[tuple[str, str]]) -> list[tuple[str | None, str | None]]:
+    """Each source sentence's (extracted partner, gold partner), None where it has none. One-to-one matching gives a
+    source at most one extracted pair, so summing over sources 2 [match == gold], [match] + [gold] gives the
+    pool's 2 TP and (predicted + gold) pairs: F1 = 2 TP / (pred + gold), decomposable by source for resampling."""
+    match = dict(extracted)
+    if len(match) != len(extracted):
+        raise ValueError("extracted pairs must be one-to-one (a source with two partners)")
+    return [(match.get(s), gold.get(s)) for s in source_ids]
+
+
+def outcome_counts(match: str | None, gold: str | None) -> tuple[float, float]:
+    """(2 TP, predicted + gold) of one source sentence."""
+    return 2.0 * (match is not None and match == gold), float(match is not None) + float(gold is not None)
+
+
+def chance_bucc_f1(n_sources: int, n_targets: int, n_gold: int) -> float:
+    """F1 (0-100) of pairing every source with a uniformly random target and keeping every pair: each pair is gold
+    with probability 1/n_targets for the n_gold sources that have one, so E[2 TP] = 2 n_gold / n_targets over
+    n_sources + n_gold pairs."""
+    if n_sources <= 0 or n_targets <= 0:
+        raise ValueError(f"need sources and targets, got {n_sources} and {n_targets}")
+    return 100.0 * (2.0 * n_gold / n_targets) / (n_sources + n_gold)
 
 
 def prf(predicted: Collection[tuple], gold: Collection[tuple]) -> tuple[float, float, float]:

@@ -8,6 +8,9 @@ over its tokens of one hidden layer (`hidden_states[layer]`, embeddings at 0, so
   candidates of its `pair_id` (xstilts.eval.ranking.map_at_k).
 - Mewsli-X (`mrr_at_20`): every mention ranks the English entity names; reciprocal rank of its one gold entity
   within the top 20 (xstilts.eval.ranking.mrr_at_k).
+- BUCC 2018 (`bucc_f1`): the non-English side (queries) and the English side (candidates) of a comparable corpus,
+  most sentences without a translation (pair_id ""), are mined with the ratio margin and matched one-to-one; the
+  threshold that maximises F1 on the language's dev pool is applied to its test pool (xstilts.eval.ranking).
 
 XTREME-R fine-tunes a dual encoder for LAReQA (on English SQuAD v1.1) and Mewsli-X (on English Wikipedia
 mention-entity pairs); here, as for Tatoeba, they embed with the model's encoder (`evaluate.tatoeba_encoder`).
@@ -29,20 +32,41 @@ from ..data.schema import retrieval_queries
 from ..formats import pad
 
 
-def split_pool(df: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_pool(df: pd.DataFrame, where: str, *, mining: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(queries, candidates) of one clean retrieval file (xstilts.data.schema.retrieval_queries); ValueError naming
-    `where` if either is empty or a query's `pair_id` is not among the candidates."""
+    `where` if either is empty or a query's `pair_id` is not among the candidates. `mining` (BUCC): the two sides
+    of a comparable corpus, where pair_id "" marks a sentence without a translation (most of them)."""
     is_query = retrieval_queries(df)
     queries = df[is_query].reset_index(drop=True)
     cands = df[~is_query].reset_index(drop=True)
     if queries.empty or cands.empty:
         raise ValueError(f"{where}: a retrieval file needs queries and candidates "
                          f"(found {len(queries)} queries, {len(cands)} candidates)")
+    if mining:
+        gold_pairs(queries, cands, where)
+        return queries, cands
     missing = sorted(set(queries["pair_id"]) - set(cands["pair_id"]))
     if missing:
         raise ValueError(f"{where}: {len(missing)} queries have no candidate with their pair_id "
                          f"(e.g. {missing[0]!r})")
     return queries, cands
+
+
+def gold_pairs(sources: pd.DataFrame, targets: pd.DataFrame, where: str) -> dict[str, str]:
+    """{source id: target id} of a BUCC pool: the two sentences sharing a non-empty pair_id; ValueError naming
+    `where` when a pair_id is on one side only or twice on a side."""
+    pairs = {}
+    for side, rows in (("source", sources), ("target", targets)):
+        ids = rows.loc[rows["pair_id"] != "", "pair_id"]
+        if ids.duplicated().any():
+            raise ValueError(f"{where}: pair_id {ids[ids.duplicated()].iloc[0]!r} is on two {side} sentences")
+        pairs[side] = dict(zip(ids, rows.loc[ids.index, "id"]))
+    lonely = sorted(set(pairs["source"]) ^ set(pairs["target"]))
+    if lonely:
+        raise ValueError(f"{where}: pair_id {lonely[0]!r} has a sentence on one side only")
+    if not pairs["source"]:
+        raise ValueError(f"{where}: no gold pair (no pair_id shared by a source and a target sentence)")
+    return {pairs["source"][p]: pairs["target"][p] for p in pairs["source"]}
 
 
 @torch.no_grad()
@@ -100,10 +124,44 @@ def score(metric: str, queries: pd.DataFrame, cands: pd.DataFrame, q_emb: np.nda
     return value, per_query, top
 
 
-def chance(metric: str, queries: pd.DataFrame, cands: pd.DataFrame) -> float:
-    """The expected score (0-100) of a random ranking of the candidates."""
+def bucc_threshold(sources: pd.DataFrame, targets: pd.DataFrame, s_emb: np.ndarray, t_emb: np.ndarray,
+                   where: str) -> tuple[float, float]:
+    """(threshold, F1 at it) of a BUCC dev pool: the ratio-margin score that maximises F1 of the mined pairs
+    (xstilts.eval.ranking.best_threshold)."""
     from . import ranking
 
+    gold = gold_pairs(sources, targets, where)
+    scored = ranking.scored_pairs(sources["id"].tolist(), targets["id"].tolist(), ranking.mine(s_emb, t_emb))
+    threshold = ranking.best_threshold(scored, set(gold.items()))
+    return threshold, ranking.prf(ranking.extract(scored, threshold), set(gold.items()))[2]
+
+
+def bucc_outcomes(sources: pd.DataFrame, targets: pd.DataFrame, s_emb: np.ndarray, t_emb: np.ndarray,
+                  threshold: float, where: str) -> list[tuple[str | None, str | None]]:
+    """Each source sentence's (mined partner kept at `threshold`, gold partner) in one BUCC pool."""
+    from . import ranking
+
+    gold = gold_pairs(sources, targets, where)
+    scored = ranking.scored_pairs(sources["id"].tolist(), targets["id"].tolist(), ranking.mine(s_emb, t_emb))
+    return ranking.source_outcomes(sources["id"].tolist(), gold, ranking.extract(scored, threshold))
+
+
+def bucc_f1(outcomes) -> tuple[float, list[float]]:
+    """(F1 0-100 = 2 TP / (pred + gold) over the given sources, each source's TP 0/1)."""
+    from . import ranking
+
+    counts = np.array([ranking.outcome_counts(m, g) for m, g in outcomes], dtype=np.float64).reshape(-1, 2)
+    total = counts.sum(axis=0)
+    score = 100.0 * total[0] / total[1] if total[1] > 0 else 0.0
+    return float(score), (counts[:, 0] / 2).tolist()
+
+
+def chance(metric: str, queries: pd.DataFrame, cands: pd.DataFrame) -> float:
+    """The expected score (0-100) of a random ranking of the candidates (BUCC: of a random pairing)."""
+    from . import ranking
+
+    if metric == "bucc_f1":
+        return ranking.chance_bucc_f1(len(queries), len(cands), int((queries["pair_id"] != "").sum()))
     if metric == "retrieval_accuracy":
         return 100.0 / len(cands)
     if metric == "mrr_at_20":

@@ -123,12 +123,84 @@ def evaluate_model(model, target: str, sets: dict, tok, max_length: int, batch_s
     return results, predictions
 
 
-def evaluate_encoder(encoder, target: str, sets: dict, tok, *, layer: int, max_length: int, batch_size: int):
-    """(result rows, prediction rows) of one encoder on a retrieval target (no task training), in the shape of
-    `evaluate_model`: every (language, subset), adversarial queries paired with the same clean queries."""
+def dev_pools(root: Path, target: str, languages: list[str]) -> dict:
+    """{language: Dataset} of a mining target's dev pools (BUCC: the threshold of each language's test pool); {} for
+    every other target."""
+    if tasks.get(target).metric != "bucc_f1":
+        return {}
+    return {lang: load_dataset(target, paths.dev_pool_path(root, target, lang)) for lang in languages}
+
+
+def _row(target: str, info, lang: str, subset: str, score: float, clean_score: float, n: int, chance: float,
+         md5: str, **extra) -> dict:
+    return {"target_task": target, "language": lang, "subset": subset, "metric": info.metric, "score": score,
+            "clean_score": clean_score, "n": n, "chance": chance, "data_md5": md5, "em": float("nan"),
+            "em_f1_mean": float("nan"), **{k: float("nan") for k in formats.TRUNCATION_KEYS}, **extra}
+
+
+def evaluate_miner(encoder, target: str, sets: dict, dev: dict, tok, *, layer: int, max_length: int,
+                   batch_size: int):
+    """(result rows, prediction rows) of one encoder on a bitext-mining target (BUCC). Per language: the threshold
+    that maximises F1 on its dev pool, then the test pool mined and cut at it. An adversarial subset replaces its
+    source sentences by their perturbed versions in the test pool (everything else unchanged) and is scored over
+    those sources, paired with the clean outcomes of the same sources. A prediction is {"match", "gold"} per source
+    sentence (the mined partner kept, the gold partner; null for none), its example score the true positive 0/1."""
     from . import retrieval
 
     info = tasks.get(target)
+    results, predictions = [], []
+    clean_by_lang: dict[str, tuple] = {}
+
+    def emb(texts):
+        return retrieval.embed(encoder, tok, list(texts), layer=layer, max_length=max_length, batch_size=batch_size)
+
+    for (lang, subset), ds in sorted(sets.items(), key=lambda kv: (kv[0][0], kv[0][1] != "clean", kv[0][1])):
+        if subset == "clean":
+            if lang not in dev:
+                raise ValueError(f"{ds.path}: no dev pool for {target}/{lang} (its threshold)")
+            d_src, d_trg = retrieval.split_pool(dev[lang].df, dev[lang].path, mining=True)
+            threshold, dev_f1 = retrieval.bucc_threshold(d_src, d_trg, emb(d_src["text"]), emb(d_trg["text"]),
+                                                         dev[lang].path)
+            sources, targets = retrieval.split_pool(ds.df, ds.path, mining=True)
+            s_emb, t_emb = emb(sources["text"]), emb(targets["text"])
+            outcomes = retrieval.bucc_outcomes(sources, targets, s_emb, t_emb, threshold, ds.path)
+            clean_by_lang[lang] = (sources, targets, s_emb, t_emb, threshold, dev_f1, outcomes)
+            ids, kept = sources["id"].tolist(), outcomes
+            clean_score, _ = retrieval.bucc_f1(outcomes)
+        else:
+            sources, targets, s_emb, t_emb, threshold, dev_f1, clean_outcomes = clean_by_lang[lang]
+            pos = pd.Series(range(len(sources)), index=sources["id"])
+            missing = sorted(set(ds.df["source_id"]) - set(sources["id"]))
+            if missing:
+                raise ValueError(f"{ds.path}: source_id {missing[0]!r} is not a source sentence of the clean pool")
+            rows = pos.loc[ds.df["source_id"]].to_numpy()
+            noisy = s_emb.copy()
+            noisy[rows] = emb(ds.df["text"])
+            outcomes = retrieval.bucc_outcomes(sources, targets, noisy, t_emb, threshold, ds.path)
+            ids, kept = ds.df["id"].tolist(), [outcomes[i] for i in rows]
+            clean_score, _ = retrieval.bucc_f1([clean_outcomes[i] for i in rows])
+        score, per_source = retrieval.bucc_f1(kept)
+        results.append(_row(target, info, lang, subset, score, clean_score, len(kept),
+                            retrieval.chance(info.metric, sources, targets), ds.md5, bucc_threshold=threshold,
+                            bucc_dev_f1=dev_f1))
+        source = ds.df["source_id"] if subset != "clean" else pd.Series(ids)
+        predictions += [{"target_task": target, "language": lang, "subset": subset, "id": i, "source_id": s,
+                         "prediction": json.dumps({"match": m, "gold": g}, sort_keys=True), "example_score": float(e)}
+                        for i, s, (m, g), e in zip(ids, source, kept, per_source, strict=True)]
+    return results, predictions
+
+
+def evaluate_encoder(encoder, target: str, sets: dict, tok, *, layer: int, max_length: int, batch_size: int,
+                     dev: dict | None = None):
+    """(result rows, prediction rows) of one encoder on a retrieval target (no task training), in the shape of
+    `evaluate_model`: every (language, subset), adversarial queries paired with the same clean queries. Bitext
+    mining (BUCC) needs each language's `dev` pool (`dev_pools`) and runs `evaluate_miner`."""
+    from . import retrieval
+
+    info = tasks.get(target)
+    if info.metric == "bucc_f1":
+        return evaluate_miner(encoder, target, sets, dev or {}, tok, layer=layer, max_length=max_length,
+                              batch_size=batch_size)
     results, predictions = [], []
     clean_by_lang: dict[str, tuple] = {}
     pools: dict[tuple, np.ndarray] = {}  # candidate embeddings by candidate ids (LAReQA: one pool in every file)

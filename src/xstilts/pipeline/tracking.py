@@ -27,7 +27,7 @@ from typing import Any
 
 from ..core import paths
 
-STAGES = ("pretrain", "tune", "aflite", "intermediate", "target", "evaluate")
+STAGES = ("pretrain", "tune", "aflite", "intermediate", "variant", "target", "evaluate")
 
 # ---- the vocabulary every stage logs with (README, "Tracking: MLflow"; checked by the end-to-end test) ----------
 PARAMS = {

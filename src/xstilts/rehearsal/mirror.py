@@ -14,7 +14,8 @@ Writes, under the output directory:
   text, laid out in the Hugging Face cache at the paper profile's pinned model id and revision, so that
   ``from_pretrained(id, revision=<sha>)`` resolves under ``HF_HUB_OFFLINE=1`` with ``HF_HOME=<out>/hf``;
 * ``ccgbank/``: a tiny sample in ``load_ccgbank``'s format (``<split>.tokens`` / ``<split>.tags``);
-* ``muse/en-<lang>.txt``: tiny MUSE-format bilingual dictionaries for ``code_switch``.
+* ``muse/en-<lang>.txt``: tiny MUSE-format bilingual dictionaries for ``code_switch``;
+* ``variants/mlm/<lang>.txt``: masked-LM text for the ``mlm`` variant (a sentence per line).
 
 Every example comes from templates over a small lexicon in English, German, Chinese and Arabic (four scripts'
 worth of tokenisation: spaces, umlauts, no spaces, right-to-left), so the real-data adversaries find what they
@@ -378,6 +379,17 @@ def build_muse(out: Path) -> None:
         (out / f"en-{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def build_mlm_text(out: Path) -> list[str]:
+    """variants/mlm/<lang>.txt: short lexicon sentences, one per line, for the `mlm` variant's masked-LM loss."""
+    out.mkdir(parents=True, exist_ok=True)
+    texts = []
+    for lang in LANGS:
+        lines = [f"{a} {b} {c}" for a, b, c in zip(LEX[lang]["names"], LEX[lang]["things"], LEX[lang]["places"])]
+        (out / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        texts += lines
+    return texts
+
+
 def build_model(hf_home: Path, texts: list[str], revision: str, seed: int = 0) -> Path:
     """The tiny XLM-R-architecture model and its SentencePiece tokenizer in the HF cache layout at
     (MODEL_ID, revision); returns the snapshot directory."""
@@ -407,12 +419,13 @@ def build(out: Path, revision: str | None = None, seed: int = 0) -> dict:
 
     out = Path(out)
     revision = revision or PINS[MODEL_ID]
-    for sub in ("mirror", "ccgbank", "muse"):
+    for sub in ("mirror", "ccgbank", "muse", "variants"):
         if (out / sub).exists():
             shutil.rmtree(out / sub)
     texts = build_datasets(out / "mirror", seed)
     texts += build_ccgbank(out / "ccgbank", seed)
     build_muse(out / "muse")
+    build_mlm_text(out / "variants" / "mlm")
     snap = build_model(out / "hf", texts, revision, seed)
     info = {"model": MODEL_ID, "revision": revision, "snapshot": str(snap.relative_to(out)),
             "datasets": sorted(p.name for p in (out / "mirror").iterdir()), "languages": list(LANGS)}

@@ -3,6 +3,7 @@ renders the markdown, the HTML, the figures and the plots CSV, and writes every 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 from ..analysis import paired as paired_mod
 from ..core.io import atomic_write_bytes
 from . import html as report_html
+from . import variants as variants_mod
 from .compute import TABLES, compute_report
 from .constants import FIGURES, HEADLINE, HEADLINE_KEYS, HTML, PLOTS_CSV
 from .figures import (
@@ -23,6 +25,7 @@ from .figures import (
 )
 from .format import dumps, plots_csv
 from .markdown import render_markdown
+from .tables import validate_results
 
 
 def build_report(
@@ -34,6 +37,7 @@ def build_report(
     predictions: pd.DataFrame | None = None,
     gold: paired_mod.GoldLoader | None = None,
     reference: pd.DataFrame | None = None,
+    variants: tuple[pd.DataFrame, dict] | None = None,
 ) -> dict[str, Any]:
     """Compute every table and statistic, write the report files into ``out_dir``, return the report.
 
@@ -47,6 +51,13 @@ def build_report(
     out_dir = Path(out_dir)
     report = compute_report(results, predictions, gold, reference, params=params, provenance=provenance)
     tables = report.pop(TABLES)
+    section = {"arms": [], "rows": []}
+    if variants is not None:  # the variant arms beside the single-task ones (never in the size analyses)
+        variant_results, records = variants
+        both = pd.concat([tables["results_all"], validate_results(variant_results)], ignore_index=True)
+        section = json.loads(dumps(variants_mod.summary(both, params, records, report["params"])))
+        report["metrics"] = dict(sorted({**report["metrics"], **variants_mod.metrics(section)}.items()))
+    report["variants"] = section
     df, ctrl, model_deg, means = tables["results"], tables["ctrl"], tables["model_deg"], tables["means"]
     images = {
         FIGURES["scatter"]: png_bytes(degradation_figure(means)),
@@ -57,6 +68,10 @@ def build_report(
         FIGURES["health"]: png_bytes(health_figure(tables["health"])),
     }
     markdown = render_markdown(report, ctrl, means)
+    extra = variants_mod.markdown(section)
+    if extra:  # after the comparison with the published numbers
+        head, sep, tail = markdown.partition("\n## Degradation\n")
+        markdown = head + "\n" + "\n".join(extra) + sep + tail if sep else markdown + "\n" + "\n".join(extra)
     for name, data in images.items():
         atomic_write_bytes(out_dir / name, data)
     atomic_write_bytes(out_dir / PLOTS_CSV, plots_csv(means))

@@ -1,5 +1,6 @@
 """Stage `evaluate`: zero-shot evaluation of every target model of one arm in every language, clean and
-adversarial, paired example by example; retrieval targets (Tatoeba) evaluate the arm's encoders themselves
+adversarial, paired example by example; retrieval targets (Tatoeba, LAReQA, Mewsli-X, BUCC mining with its
+threshold chosen on each language's dev pool) evaluate the arm's encoders themselves
 (`evaluate.tatoeba_encoder: pretrained`) or, with `squad` (XTREME-R), the encoder of each model's SQuAD-trained
 target model (xquad, else mlqa); the results then carry that model's run id and training record.
 Writes results/<arm>.parquet (one row per model x target x language x subset), predictions/<arm>.parquet (per
@@ -14,7 +15,7 @@ import pandas as pd
 
 from ..core import config, paths, tasks
 from ..core.io import read_json, write_metrics, write_parquet
-from ..eval.zeroshot import evaluate_encoder, evaluate_model, load_eval_sets
+from ..eval.zeroshot import dev_pools, evaluate_encoder, evaluate_model, load_eval_sets
 from ..pipeline import stagerun, tracking
 from ..train import health
 from ..train.common import cells_of, tokenizer
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     # each target's evaluation languages, as prepared (synthetic: study.languages; hub: the benchmark's table)
     langs = {t: read_json(paths.task_dir(root, t) / "task.json")["languages"] for t in all_targets}
     sets = {t: load_eval_sets(root, t, langs[t], params["adversaries"]["subsets"].get(t, [])) for t in all_targets}
+    dev = {t: dev_pools(root, t, langs[t]) for t in retrieval}  # BUCC's threshold pools ({} for the others)
     # the encoders come from what the intermediate stage wrote (models/arms/<arm>/*/run.json), the models from the
     # target stage's output (models/target/<arm>); each model.json says which encoder (size, seed, intermediate
     # run) it was fine-tuned from
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         for target in all_targets:  # every test file once, with its rows; each model's run has their digest
             for (lang, subset), ds in sorted(sets[target].items()):
                 parent.dataset(ds.df, f"{target}-{lang}-{subset}", ds.path, ds.md5, "test")
+            for lang, ds in sorted(dev.get(target, {}).items()):
+                parent.dataset(ds.df, f"{target}-{lang}-dev", ds.path, ds.md5, "validation")
         for cell in cells:
             for target in targets:
                 path = models[(cell, target)]
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
                 layer = params["evaluate"]["retrieval_layer"]
                 res, pr = evaluate_encoder(encoder, target, sets[target], tok, layer=layer,
                                            max_length=max_length(params, target),
-                                           batch_size=params["evaluate"]["batch_size"])
+                                           batch_size=params["evaluate"]["batch_size"], dev=dev[target])
                 res = [{**r, **retrieval_record} for r in res]
                 extra = {"retrieval_layer": layer, "tatoeba_encoder": params["evaluate"]["tatoeba_encoder"]}
                 tags = {"encoder_dir": str(encoder_dir.relative_to(root))}

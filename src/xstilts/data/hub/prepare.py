@@ -35,7 +35,7 @@ from ..testsets import load_dictionaries, write_test_set
 from . import HubError, get, load_split
 from .intermediate import anli_rounds, compose_anli_plus, load_ccgbank
 from .languages import VERSIONS
-from .targets import HUB_LANGS, hub_lang
+from .targets import HUB_LANGS, hub_lang, load_bucc_pool
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,10 @@ TARGET_SOURCES: dict[str, TargetSource] = {
     "tydiqa": TargetSource("tydiqa", "tydiqa", dev=("tydiqa", "test")),
     "xcopa": TargetSource("copa", "xcopa"),
     "tatoeba": TargetSource(None, "tatoeba"),
+    "bucc": TargetSource(None, "bucc2018"),  # user-supplied pools (hub.bucc_dir), not the hub's gold pairs
 }
+# targets read from a user-supplied folder, never from the hub or its mirror (no revision, no mirror files)
+LOCAL_TARGETS = {"bucc": "hub.bucc_dir"}
 # hub keys whose data are English by construction (no language argument)
 _ENGLISH_ONLY = {"mnli", "squad_v1", "copa"}
 # XTREME-R's XCOPA recipe (scripts/train_xcopa.sh) trains on English SocialIQA before COPA: whenever xcopa is a
@@ -121,6 +124,8 @@ def _anli_round(hp: dict, split: str, r: str):
 def target_languages(hp: dict, task: str) -> tuple[list[str], list[str]]:
     """(languages used, languages of the benchmark table the hub dataset lacks) for one target task."""
     table = VERSIONS[hp.get("benchmark", "xtreme-r")]
+    if task == "bucc":  # XTREME's (XTREME-R dropped BUCC)
+        table = {"bucc": VERSIONS["xtreme"]["bucc2018"]}
     if task not in table:
         raise HubError(f"target task {task!r} has no language list in benchmark {hp.get('benchmark')!r}")
     langs = table[task]
@@ -135,7 +140,7 @@ def target_languages(hp: dict, task: str) -> tuple[list[str], list[str]]:
     key = TARGET_SOURCES[task].eval
     have = HUB_LANGS.get(key)
     used = [lang for lang in langs if have is None or lang in have]
-    if "en" not in used and key not in ("tatoeba", "xcopa"):  # English is the query side / not in XCOPA
+    if "en" not in used and key not in ("tatoeba", "xcopa", "bucc2018"):  # English is the query side / not in XCOPA
         used = ["en"] + used
     return sorted(used, key=lambda x: (x != "en", x)), [lang for lang in langs if lang not in used]
 
@@ -151,6 +156,8 @@ def used_keys(hp: dict, st: dict) -> list[str]:
         elif task != "ccg":
             keys.add(task)
     for task in st["target_tasks"]:
+        if task in LOCAL_TARGETS:
+            continue
         src = TARGET_SOURCES[task]
         keys |= {k for k in (src.train, src.eval) if k}
         if task == "xcopa":
@@ -188,6 +195,8 @@ def mirror_files(params: dict) -> dict[str, list[Path]]:
             else:
                 add(task, split)
     for task in st["target_tasks"]:
+        if task in LOCAL_TARGETS:
+            continue
         src = TARGET_SOURCES[task]
         if src.train is not None:
             for key, split in ((src.train, "train"), src.dev or (src.train, "dev")):
@@ -198,6 +207,30 @@ def mirror_files(params: dict) -> dict[str, list[Path]]:
             for split in ("train", "dev"):
                 add(XCOPA_FIRST_STAGE, split)
     return {key: sorted(set(files)) for key, files in out.items()}
+
+
+def _variant_data(params: dict, out: Path, summary: dict, progress: Callable[[str], None]) -> None:
+    """The paper's variants' user-supplied data (xstilts.core.inputs lists them as manual inputs): the translations
+    of the `translated` task's training rows (<folder>/<lang>.parquet, canonical schema) and the masked-LM text of
+    the `mlm` variant (<folder>/<lang>.txt, a sentence per line), copied into data/prepared after checks."""
+    va = params["variants"]
+    if "translated" in va["arms"]:
+        task, folder = va["translated"]["task"], Path(va["translated"]["source"])
+        progress(f"prepare (hub): translations of {task}")
+        for lang in va["translated"]["languages"]:
+            src = folder / f"{lang}.parquet"
+            df = schema.check(pd.read_parquet(src), T.get(task).format, src)
+            schema.write(df, paths.translated_path(None, task, lang, prepared=out), T.get(task).format)
+            summary[f"{task}.translated.{lang}"] = len(df)
+    if "mlm" in va["arms"]:
+        folder = Path(va["mlm"]["corpus"])
+        progress("prepare (hub): masked-LM text")
+        for lang in va["mlm"]["languages"]:
+            lines = [t for t in (folder / f"{lang}.txt").read_text(encoding="utf-8").splitlines() if t.strip()]
+            path = paths.mlm_corpus_path(None, lang, prepared=out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame({"text": lines}).to_parquet(path, index=False, compression="zstd")
+            summary[f"mlm.{lang}"] = len(lines)
 
 
 def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
@@ -230,6 +263,8 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
                            f"largest subsample size in `subsample.sizes`")
         schema.write_task_json(task, params, out, {"variant": variant})
 
+    _variant_data(params, out, summary, progress)
+
     for task in st["target_tasks"]:
         progress(f"prepare (hub): {task}")
         info = T.get(task)
@@ -251,6 +286,13 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
                 schema.write(df, path, first.format)
                 summary[f"{task}.{XCOPA_FIRST_STAGE}.{split}"] = len(df)
         for lang in langs:
+            if task == "bucc":  # the full pools from hub.bucc_dir; dev = BUCC's sample set (the threshold)
+                dev = load_bucc_pool(hp["bucc_dir"], lang, "dev")
+                schema.write(dev, paths.dev_pool_path(None, task, lang, prepared=out), info.format)
+                summary[f"{task}.dev.{lang}"] = len(dev)
+                write_test_set(params, out, task, lang, load_bucc_pool(hp["bucc_dir"], lang, "test"), summary,
+                               dictionaries)
+                continue
             write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary, dictionaries)
         schema.write_task_json(task, params, out, {"languages": langs, "languages_missing_on_hub": missing,
                                                    "adversaries": params["adversaries"]["subsets"].get(task, [])})

@@ -43,10 +43,11 @@ COPA_QUESTIONS = {"cause": "What was the cause?", "effect": "What happened as a 
 
 BUCC_INSTRUCTIONS = (
     "BUCC 2018 on the hub (google/xtreme `bucc18.*`) holds only the gold pairs, not the ~100k+ distractor sentences "
-    "per language, so bitext mining on it is not the BUCC task and its F1 is not comparable. Get the full data with "
-    "google-research/xtreme `scripts/download_data.sh` (or the BUCC 2018 site https://comparable.limsi.fr/bucc2018/,"
-    " files bucc2018-<lang>-en.{sample,training}-gold.tar.bz2) and pass its `bucc2018/` folder to "
-    "`load_bucc_pool(root, lang, split)`; it reads <lang>-en.<dev|test>.<lang|en|gold>.")
+    "per language, so bitext mining on it is not the BUCC task and its F1 is not comparable. Get the full data from "
+    "the BUCC 2018 site https://comparable.limsi.fr/bucc2018/ (files bucc2018-<lang>-en.{sample,training}-gold.tar.bz2,"
+    " unpacked into one folder) or google-research/xtreme `scripts/download_data.sh` (its `bucc2018/` folder, plus "
+    "the test gold it deletes) and set `hub.bucc_dir` to that folder (the pipeline target `bucc`; "
+    "`load_bucc_pool(root, lang, split)` reads it).")
 MEWSLIX_INSTRUCTIONS = (
     "Mewsli-X is not on the Hugging Face hub. Build it with google-research/google-research "
     "`dense_representations_for_entity_retrieval/mel` (get-mewsli-x.sh; note release mewsli-x_20220518_6 is not "
@@ -395,25 +396,37 @@ def load_target(key: str, split: str, lang: str, *, revision: str | None = None,
 # ------------------------------------------------------------------------------------------------ off-hub data
 
 
+BUCC_FILE_SPLITS = {"dev": ("dev", "sample"), "test": ("test", "training")}
+"""Our split -> its file names: XTREME's `download_data.sh` renames BUCC's sample set to dev and its training set
+to test (and deletes the test gold, which the BUCC 2018 training-gold archive still has)."""
+
+
 def load_bucc_pool(root: str | Path | None, lang: str, split: str = "test") -> pd.DataFrame:
-    """BUCC 2018 with its full sentence pools, from XTREME's `download_data.sh` output folder `bucc2018/`:
-    <lang>-en.<dev|test>.<lang> and .en (lines "<sentence id>\\t<sentence>") and .gold ("<src id>\\t<en id>").
+    """BUCC 2018 with its full sentence pools from a local folder: XTREME's `download_data.sh` output `bucc2018/`
+    (<lang>-en.<dev|test>.<lang|en|gold>) or the BUCC 2018 archives bucc2018-<lang>-en.{sample,training}-gold
+    unpacked (<lang>-en.<sample|training>.<lang|en|gold>); lines "<sentence id>\t<sentence>", gold
+    "<src id>\t<en id>".
 
     Returns retrieval rows for every sentence (ids are BUCC sentence ids, lang <lang> or "en"); gold pairs share
     pair_id "<src id>|<en id>", non-gold sentences have pair_id "". The hub copy cannot be used: HubError.
     """
     if lang not in XTREME["bucc2018"]:
         raise HubError(f"bucc2018: unknown language {lang!r} (BUCC 2018: {' '.join(XTREME['bucc2018'])})")
-    file_split = {"dev": "dev", "test": "test"}.get(split)
-    if file_split is None:
+    names = BUCC_FILE_SPLITS.get(split)
+    if names is None:
         raise HubError(f"bucc2018: split must be 'dev' or 'test', not {split!r}")
     if root is None:
         raise HubError(f"bucc2018: no local BUCC folder given. {BUCC_INSTRUCTIONS}")
     root = Path(root)
-    paths = {side: root / f"{lang}-en.{file_split}.{side}" for side in (lang, "en", "gold")}
-    missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing:
-        raise HubError(f"bucc2018: missing files {missing}. {BUCC_INSTRUCTIONS}")
+    layouts = [{side: root / f"{lang}-en.{name}.{side}" for side in (lang, "en", "gold")} for name in names]
+    paths = next((lay for lay in layouts if all(p.exists() for p in lay.values())), None)
+    if paths is None:
+        missing = [str(p) for p in layouts[0].values() if not p.exists()]
+        hint = (f" XTREME's download_data.sh deletes the test gold: copy {lang}-en.training.gold from "
+                f"bucc2018-{lang}-en.training-gold.tar.bz2 as {layouts[0]['gold'].name}."
+                if split == "test" and missing == [str(layouts[0]["gold"])] else "")
+        raise HubError(f"bucc2018: missing files {missing} (or their BUCC names "
+                       f"{[str(p) for p in layouts[1].values()]}).{hint} {BUCC_INSTRUCTIONS}")
 
     def read(path):
         out = []

@@ -1,0 +1,179 @@
+"""The paper's intermediate-training variants (params.yaml `variants`: multi-task, MLM during intermediate
+training, translated intermediate data) beside the single-task arms. They never enter the size analyses: a
+multi-task arm's "size" is the total of nine tasks' examples and is not comparable with one task's subsample, and
+the two others change what is trained on, not how much of one task.
+
+Each variant arm is compared, model by model on the same test sets, with the baseline and with its single-task
+reference at the same size (`variants.size`): for `mlm` and `translated` the arm of their task, for `multitask`
+the mean of the single-task arms and the best of them (by zero-shot clean score). Two measures per model: the
+zero-shot clean score (mean over the zero-shot languages, then over the target tasks) and the pooled degradation
+(the primary analysis' measure: clean - adversarial, mean over languages, target tasks and adversaries). Models
+flagged degenerate are left out as in the primary analysis. Intervals are seed bootstraps: the seeds of each arm
+are resampled independently (`report.n_bootstrap`, `report.seed`); with three seeds per arm they are rough, and they
+hold the test examples fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core import tasks
+from ..core.io import stable_seed
+from .constants import CLEAN, POOLED, TRAINING_LANGUAGE
+from .health import exclude, flagged_models, health_table
+from .tables import model_degradation
+
+PAPER = {
+    "multitask": ("\"multi-task intermediate offers small additional improvements\" (AACL abstract, verified); an "
+                  "average gain of +8.7 for multi-task training is in the seed document only: UNVERIFIED (no "
+                  "primary source found)"),
+    "mlm": ("continuing multilingual MLM during intermediate training does not consistently outperform English-only "
+            "intermediate training (AACL abstract, verified)"),
+    "translated": ("machine-translated intermediate data does not consistently outperform English-only intermediate "
+                   "training (AACL abstract, verified)"),
+}
+"""What Phang et al. (2020) report about each variant, with its verification status."""
+
+
+def model_scores(results: pd.DataFrame) -> pd.DataFrame:
+    """Per model (arm, seed): `clean` = zero-shot clean score (mean over languages, then targets) and `degradation`
+    = pooled degradation (points)."""
+    clean = results[(results["subset"] == CLEAN) & (results["language"] != TRAINING_LANGUAGE)]
+    per_target = clean.groupby(["arm", "size_label", "seed", "target_task"])["score"].mean()
+    scores = per_target.groupby(["arm", "size_label", "seed"]).mean().rename("clean")
+    deg = model_degradation(results)
+    deg = deg[deg["key"] == POOLED].set_index(["arm", "size_label", "seed"])["absolute"].rename("degradation")
+    return pd.concat([scores, deg], axis=1).reset_index()
+
+
+def _resampled_mean(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    return x[rng.integers(0, len(x), size=(n, len(x)))].mean(axis=1)
+
+
+def _boot_diff(a: np.ndarray, refs: list[np.ndarray], n: int, rng: np.random.Generator) -> tuple[float, float]:
+    """95% percentile interval of mean(a) - the mean of the reference arms' means, the seeds of every arm
+    resampled independently."""
+    if len(a) < 2 or any(len(b) < 2 for b in refs):
+        return float("nan"), float("nan")
+    diff = _resampled_mean(a, n, rng) - np.mean([_resampled_mean(b, n, rng) for b in refs], axis=0)
+    lo, hi = np.percentile(diff, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def summary(results: pd.DataFrame, params: Mapping[str, Any], records: Mapping[str, Mapping[str, Any]],
+            rp: Mapping[str, Any]) -> dict[str, Any]:
+    """The variants section: per variant arm its size (total and per task), its scores and the differences from
+    the baseline and from its single-task reference. `records`: each arm's metrics/variant/<arm>.json."""
+    va = params["variants"]
+    arms = [a for a in va["arms"] if a in set(results["arm"])]
+    if not arms:
+        return {"arms": [], "rows": []}
+    label = str(va["size"])
+    single = [a for a in params["study"]["intermediate_tasks"] if a in set(results["arm"])]
+    keep = results[results["arm"].isin(arms + ["baseline"])
+                   | (results["arm"].isin(single) & (results["size_label"] == label))]
+    flagged = [f for f in flagged_models(health_table(keep)) if not f["control"]]
+    scores = model_scores(exclude(keep, flagged))
+    by_arm = {a: g for a, g in scores.groupby("arm")}
+    rng = np.random.default_rng(stable_seed("variants", rp["seed"]))
+    n_boot = int(rp["n_bootstrap"])
+
+    def values(arm: str, measure: str) -> np.ndarray:
+        return by_arm[arm][measure].to_numpy() if arm in by_arm else np.array([])
+
+    singles = [a for a in single if a in by_arm]
+    best = max(singles, key=lambda a: values(a, "clean").mean()) if singles else None
+    rows = []
+    for arm in arms:
+        task = va[arm]["task"] if arm in ("mlm", "translated") else None
+        refs = {"baseline": ["baseline"]}
+        if task is not None:
+            refs[task] = [task]
+        elif singles:
+            refs["single-task mean"] = singles
+            refs[f"best single task ({best})"] = [best]
+        rec = records.get(arm, {})
+        row: dict[str, Any] = {
+            "arm": arm, "description": tasks.VARIANTS[arm], "size_label": label,
+            "train_size": rec.get("train_size"),
+            "shares": {k.split(".", 1)[1]: v for k, v in rec.items() if k.startswith("share.")},
+            "counts": {k.split(".", 1)[1]: v for k, v in rec.items() if k.startswith("count.")},
+            "n_models": int(len(by_arm.get(arm, []))),
+            "excluded": [f["model"] for f in flagged if f["arm"] == arm],
+            "in_size_analysis": False, "paper": PAPER[arm], "measures": {},
+        }
+        for measure in ("clean", "degradation"):
+            own = values(arm, measure)
+            entry: dict[str, Any] = {"mean": float(own.mean()) if own.size else float("nan"),
+                                     "sd": float(own.std(ddof=1)) if own.size > 1 else float("nan"), "vs": {}}
+            for name, ref_arms in refs.items():
+                ref = [values(a, measure) for a in ref_arms]
+                if own.size == 0 or any(r.size == 0 for r in ref):
+                    continue
+                mean_ref = float(np.mean([r.mean() for r in ref]))
+                lo, hi = _boot_diff(own, ref, n_boot, rng)
+                entry["vs"][name] = {"reference": mean_ref, "diff": float(own.mean() - mean_ref), "ci": [lo, hi]}
+            row["measures"][measure] = entry
+        rows.append(row)
+    return {"arms": arms, "size_label": label, "rows": rows,
+            "excluded_models": [f["model"] for f in flagged]}
+
+
+def metrics(section: Mapping[str, Any]) -> dict[str, float]:
+    """Flat numbers for metrics.json: each variant's means and its differences from its references."""
+    out: dict[str, float] = {}
+    for row in section.get("rows", []):
+        for measure, entry in row["measures"].items():
+            out[f"variants.{row['arm']}.{measure}"] = entry["mean"]
+            for name, d in entry["vs"].items():
+                key = "baseline" if name == "baseline" else ("single_task_mean" if name == "single-task mean"
+                                                             else "best_single_task" if name.startswith("best")
+                                                             else "single_task")
+                out[f"variants.{row['arm']}.{measure}_minus_{key}"] = d["diff"]
+        if row.get("train_size") is not None:
+            out[f"variants.{row['arm']}.train_size"] = float(row["train_size"])
+    return {k: float(v) for k, v in sorted(out.items()) if v is not None and np.isfinite(v)}
+
+
+def markdown(section: Mapping[str, Any]) -> list[str]:
+    """The report's variants section (markdown lines); empty without variant arms."""
+    if not section.get("rows"):
+        return []
+
+    def num(x: float, signed: bool = False) -> str:
+        if x is None or not np.isfinite(x):
+            return "n/a"
+        return (f"{x:+.2f}" if signed else f"{x:.2f}").replace("-", "\u2212")
+
+    lines = ["## The paper's variants", "",
+             f"Each variant is one arm at size `{section['size_label']}`, evaluated like every arm; none enters the "
+             "size analyses above (a multi-task arm's size is nine tasks' total). Differences are per model means "
+             "over seeds; the intervals resample each arm's seeds (95%, rough with three seeds).", "",
+             "| variant | training examples | zero-shot clean | vs | difference [95% CI] | pooled degradation | "
+             "difference [95% CI] |", "| --- | --: | --: | --- | --: | --: | --: |"]
+    for row in section["rows"]:
+        clean, deg = row["measures"]["clean"], row["measures"]["degradation"]
+        size = f"{row['train_size']:,}" if row.get("train_size") is not None else "n/a"
+        first = True
+        for name in clean["vs"]:
+            c, d = clean["vs"][name], deg["vs"].get(name, {})
+            lines.append("| " + " | ".join([
+                row["arm"] if first else "", size if first else "",
+                num(clean["mean"]) if first else "", f"{name} ({num(c['reference'])} / {num(d.get('reference'))})",
+                f"{num(c['diff'], True)} [{num(c['ci'][0], True)}, {num(c['ci'][1], True)}]",
+                num(deg["mean"]) if first else "",
+                f"{num(d.get('diff'), True)} [{num((d.get('ci') or [None, None])[0], True)}, "
+                f"{num((d.get('ci') or [None, None])[1], True)}]"]) + " |")
+            first = False
+    lines += ["", "The reference column gives the reference's zero-shot clean score / pooled degradation.", ""]
+    for row in section["rows"]:
+        shares = ", ".join(f"{t} {n:,}" for t, n in row["shares"].items())
+        counts = ", ".join(f"{k} {v:,}" for k, v in row["counts"].items())
+        lines.append(f"- **{row['arm']}**: {row['description']}; examples per task: {shares}"
+                     + (f" ({counts})" if counts else "") + f"; {row['n_models']} models"
+                     + (f", {len(row['excluded'])} left out as degenerate" if row["excluded"] else "")
+                     + f". Paper: {row['paper']}.")
+    return lines + [""]
