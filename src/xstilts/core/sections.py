@@ -159,6 +159,8 @@ class Hub:
     data_dir: str | None = None
     ccg_path: str | None = None
     target_languages: dict | None = None
+    lareqa_dir: str | None = None  # LAReQA's released xquad-r/<lang>.json (XTREME-R's exact sentence breaks)
+    mewslix_dir: str | None = None  # a user-built Mewsli-X folder (xstilts.data.hub.targets.load_mewslix)
 
 
 @dataclass(frozen=True)
