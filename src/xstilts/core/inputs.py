@@ -163,9 +163,9 @@ def _ccgbank(params: dict, root: Path) -> list[ManualInput]:
 
 
 def _lareqa(params: dict, root: Path) -> list[ManualInput]:
-    base = params["hub"].get("lareqa_dir")
-    if "lareqa" not in params["study"]["target_tasks"] or not base:
+    if "lareqa" not in params["study"]["target_tasks"] or not params["hub"].get("lareqa_dir"):
         return []
+    base = params["hub"]["lareqa_dir"]
     from ..data.hub.lareqa import POOL_LANGUAGES
 
     out = []
@@ -181,9 +181,9 @@ def _lareqa(params: dict, root: Path) -> list[ManualInput]:
 
 
 def _mewslix(params: dict, root: Path) -> list[ManualInput]:
-    base = params["hub"].get("mewslix_dir")
-    if "mewslix" not in params["study"]["target_tasks"] or not base:
+    if "mewslix" not in params["study"]["target_tasks"] or not params["hub"].get("mewslix_dir"):
         return []  # without a folder, validation refuses the target (hub_target_refusal)
+    base = params["hub"]["mewslix_dir"]
     from ..data.hub.prepare import target_languages
 
     files = [f"mentions.{lang}.jsonl" for lang in target_languages(params["hub"], "mewslix")[0]] + ["candidates.jsonl"]
