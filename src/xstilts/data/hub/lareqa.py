@@ -27,8 +27,9 @@ Sentence breaks:
   card and huggingface/datasets `datasets/xquad_r/xquad_r.py`, which drops `sentence_breaks`), so contexts are
   split by `split_sentences`, a rule of this package, NOT LAReQA's breaker: scores on such pools are not
   comparable to XTREME-R's. The hub's loading script also strips each context (`context.strip()`) without shifting
-  `answer_start`, so where a context began with whitespace the offsets point a few characters too far
-  (`locate_answer` finds the answer text nearest the offset, preferring earlier positions).
+  `answer_start` (the parquet files are taken to be its output: inferred, not read here), so where a context began
+  with whitespace the offsets point a few characters too far (`locate_answer` finds the answer text nearest the
+  offset, preferring earlier positions).
 
 `split_sentences(text, lang)`: a sentence ends after a run of terminal marks (. ! ? … ؟ । ॥ and Greek ; [U+037E
 or, in Greek text only, ";"]) followed by optional closing quotes or brackets and an optional bracketed note of at
