@@ -166,6 +166,7 @@ def prepared(tmp_path_factory, request) -> tuple[Path, dict, dict]:
     p = deep_merge(params, yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text()))
     p["study"].update(intermediate_tasks=["mnli", "squad"], arms=["baseline", "mnli", "squad"],
                       target_tasks=["xnli", "xquad"])
+    p["variants"]["arms"] = []  # no variant arms in this study
     p["subsample"]["sizes"] = [1, "full"]
     p["hub"]["data_dir"] = str(root)
     p["hub"]["target_languages"] = {"xnli": LANGS, "xquad": LANGS}

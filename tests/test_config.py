@@ -179,7 +179,8 @@ def test_the_schema_is_the_section_dataclasses(params):
         required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
         if name in config.SCHEMA:
             assert list(config.SCHEMA[name]) == required, name
-    assert config.OPTIONAL == {"": ("hub",), "hub": ("data_dir", "ccg_path", "bucc_dir", "target_languages")}
+    assert config.OPTIONAL == {"": ("hub",), "hub": ("data_dir", "ccg_path", "bucc_dir", "target_languages",
+                                                     "lareqa_dir", "mewslix_dir")}
     assert config.SCHEMA["finetune"]["warmup"] == (int, float) and config.SCHEMA["finetune"]["compile"] is bool
     p = copy.deepcopy(params)
     p["tune"]["n_trails"] = 4

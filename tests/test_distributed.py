@@ -107,6 +107,7 @@ def _mini_repo(root: Path) -> None:
     subsamples and the dev set."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["study"].update(intermediate_tasks=["mnli"], arms=["baseline", "random", "mnli"], seeds=[1])
+    params["variants"]["arms"] = []  # no variant arms in this study
     params["prepare"]["train_size"] = {"mnli": 24}
     params["subsample"]["sizes"] = [12, "full"]
     params["finetune"].update(epochs=2, batch_size=4)

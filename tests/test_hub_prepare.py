@@ -106,6 +106,7 @@ def test_prepare_hub_from_a_local_mirror(paper, mirror, tmp_path):
     p = copy.deepcopy(paper)
     p["study"].update(intermediate_tasks=["mnli", "squad"], arms=["baseline", "mnli", "squad"],
                       target_tasks=["xnli", "xquad", "panx"])
+    p["variants"]["arms"] = []  # no variant arms in this study
     p["subsample"]["sizes"] = [1, "full"]
     p["hub"]["data_dir"] = str(mirror)
     p["hub"]["target_languages"] = {"xnli": ["en", "de"], "xquad": ["en", "de"], "panx": ["en", "de"]}
@@ -140,6 +141,7 @@ def test_target_languages_come_from_the_benchmark_table(paper):
 def test_hub_without_network_fails_fast_naming_the_dataset(paper, tmp_path):
     p = copy.deepcopy(paper)
     p["study"].update(intermediate_tasks=["mnli"], arms=["baseline", "mnli"])
+    p["variants"]["arms"] = []  # no variant arms in this study
     with pytest.raises(FileNotFoundError, match=r"adversaries.code_switch.dictionaries.*data/muse/en-ar\.txt"):
         prepare_hub(p, tmp_path / "out", progress=lambda s: None)  # MUSE files are checked before any download
     char_noise_only(p)
@@ -219,6 +221,7 @@ def test_prepare_hub_every_paper_target_from_a_local_mirror(paper, mirror, tmp_p
     _every_target_mirror(mirror)
     p = copy.deepcopy(paper)
     p["study"].update(intermediate_tasks=["mnli", "squad"], arms=["baseline", "mnli", "squad"])
+    p["variants"]["arms"] = []  # no variant arms in this study
     p["subsample"]["sizes"] = [1, "full"]
     p["hub"]["data_dir"] = str(mirror)
     p["hub"]["target_languages"] = {"xnli": ["en", "de"], "xquad": ["en", "de"], "panx": ["en", "de"],

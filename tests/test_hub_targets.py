@@ -250,7 +250,7 @@ def test_bucc_pool_from_xtreme_layout(tmp_path):
 
 
 def test_mewslix_local_folder(tmp_path):
-    with pytest.raises(HubError, match="not on the Hugging Face hub"):
+    with pytest.raises(HubError, match="not officially on the Hugging Face hub"):
         T.load_mewslix(None, "de")
     with pytest.raises(HubError, match="mentions"):
         T.load_mewslix(tmp_path / "absent", "de")
@@ -261,6 +261,7 @@ def test_mewslix_local_folder(tmp_path):
                                         + json.dumps({"entity_id": "Q1", "text": "Universe"}) + "\n")
     df = T.load_mewslix(tmp_path / "mx", "de")
     assert df["pair_id"].tolist() == ["Q567", "Q567", "Q1"] and df["lang"].tolist() == ["de", "en", "en"]
+    assert df["side"].tolist() == ["query", "candidate", "candidate"]
 
 
 # ------------------------------------------------------------------------------------------------ languages

@@ -48,6 +48,11 @@ def test_map_at_k_on_embeddings():
     assert score == pytest.approx(100 * (1.0 + (1 / 3 + 2 / 4) / 2) / 2)
     with pytest.raises(ValueError, match="'g9' has no candidate"):
         R.map_at_k(queries, cands, ["g1", "g9"], groups)
+    # a candidate in several groups (a LAReQA sentence answering two questions) is a target of each; () of none
+    several = [("g1", "g2"), ("g1",), (), ("g2",)]
+    _, per_query = R.map_at_k(queries, cands, ["g1", "g2"], several)
+    # query 1 ranks 0, 1 (both g1) first: AP 1; query 2 ranks 2, 3, 1, 0: g2's are 3 (rank 2) and 0 (rank 4)
+    assert per_query == pytest.approx([1.0, (1 / 2 + 2 / 4) / 2])
 
 
 def test_mrr_at_k_and_the_macro_average_over_languages():

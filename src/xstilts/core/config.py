@@ -13,7 +13,7 @@ import yaml
 
 from . import sections
 from . import tasks as T
-from .inputs import NOT_HUB_TARGETS, NOT_PIPELINE_TARGETS
+from .inputs import NOT_PIPELINE_TARGETS, hub_target_refusal
 
 
 class ConfigError(ValueError):
@@ -425,23 +425,19 @@ def _validate_hub(p: dict, adversaries: dict) -> None:
     hp = p["hub"]
     _walk(hp, HUB_SCHEMA, "hub")
     for i, task in enumerate(p["study"]["target_tasks"]):
-        if task in NOT_HUB_TARGETS:
-            raise ConfigError(f"params.yaml: `study.target_tasks[{i}]` = {task!r} with `study.source: hub`: "
-                              f"{NOT_HUB_TARGETS[task]}")
+        refusal = hub_target_refusal(task, hp)
+        if refusal:
+            raise ConfigError(f"params.yaml: `study.target_tasks[{i}]` = {task!r} with `study.source: hub`: {refusal}")
     _choice(hp["benchmark"], sorted(VERSIONS), "hub.benchmark")
     _choice(hp["squad_version"], ("v1", "v2"), "hub.squad_version")
     _choice(hp["anli_composition"], ("rounds", "plus"), "hub.anli_composition")
-    for key in ("data_dir", "ccg_path", "bucc_dir"):
+    for key in ("data_dir", "ccg_path", "bucc_dir", "lareqa_dir", "mewslix_dir"):
         if hp.get(key) is not None and not isinstance(hp[key], str):
             raise ConfigError(f"params.yaml: `hub.{key}` must be a path or null, got {hp[key]!r}")
     # a missing mirror is a missing manual input (xstilts.core.inputs): check/plan list it, prepare refuses before work
     if "ccg" in p["study"]["intermediate_tasks"] and not hp.get("ccg_path"):
         raise ConfigError("params.yaml: `hub.ccg_path` is null but `study.intermediate_tasks` lists ccg: CCGbank is "
                           "licensed (LDC2005T13) and never downloaded; set hub.ccg_path to your copy or drop ccg")
-    if "bucc" in p["study"]["target_tasks"] and not hp.get("bucc_dir"):
-        raise ConfigError("params.yaml: `hub.bucc_dir` is null but `study.target_tasks` lists bucc: BUCC 2018's "
-                          "mining pools are not on the hub (its copy has the gold pairs only); set hub.bucc_dir to "
-                          "the unpacked BUCC 2018 files (README, \"The paper profile\") or drop bucc")
     for i, task in enumerate(p["study"]["target_tasks"]):
         _choice(task, sorted(TARGET_SOURCES), f"study.target_tasks[{i}] (hub source)")
     for task, advs in p["adversaries"]["subsets"].items():

@@ -7,8 +7,9 @@ it reads or downloads anything, so a missing file stops the pipeline at once wit
 path, the params key that points at it and the fix.
 
 The embedded default needs none (its dictionaries are generated from the lexicon); the paper profile needs the
-MUSE dictionaries of the code-switching adversary, CCGbank when `ccg` is an intermediate task, and the files of
-a local hub mirror when `hub.data_dir` is set.
+MUSE dictionaries of the code-switching adversary, CCGbank when `ccg` is an intermediate task, LAReQA's released
+files when `hub.lareqa_dir` is set, a user-built Mewsli-X folder when `mewslix` is a target, and the files of a
+local hub mirror when `hub.data_dir` is set.
 """
 
 from __future__ import annotations
@@ -34,16 +35,41 @@ NOT_PIPELINE_TARGETS = {
     "bucc2018": "the BUCC 2018 mining target is called `bucc` (bucc2018 is its hub dataset key, which holds the gold "
                 "pairs only)",
 }
-NOT_HUB_TARGETS = {
-    "mewslix": "Mewsli-X is a target of the embedded benchmark only: it is not officially on the hub (build it with "
-               "google-research's dense_representations_for_entity_retrieval/mel/get-mewsli-x.sh; load_mewslix reads "
-               "the output; the unofficial hub copy izhx/mewsli-x is unverified), and the paper profile has no "
-               "loader from either into the pipeline yet",
-    "lareqa": "LAReQA is a target of the embedded benchmark only: XQuAD-R's hub revision is not pinned (no full SHA "
-              "of its parquet conversion on its main branch) and the pipeline has no converter from its SQuAD rows "
-              "into question/answer-sentence pools yet",
-}
-"""Targets the embedded benchmark runs (its own analogues) but the paper profile cannot yet, and why."""
+LAREQA_UNPINNED = (
+    "LAReQA from the hub (google-research-datasets/xquad_r) needs a pinned revision, and its revision is not pinned: "
+    "no full commit SHA of its main branch's parquet conversion was found (xstilts.data.hub.revisions). Set "
+    "`hub.revisions.lareqa` to that 40-hex SHA (huggingface.co/datasets/google-research-datasets/xquad_r/commits/main; "
+    "the hub rows have no sentence breaks, so xstilts splits them by its own rule and the scores are not XTREME-R's), "
+    "or set `hub.lareqa_dir` to a folder with LAReQA's released xquad-r/<lang>.json (github.com/google-research-"
+    "datasets/lareqa: XTREME-R's own sentence breaks and pools)")
+BUCC_NO_DIR = (
+    "`hub.bucc_dir` is null: BUCC 2018's mining pools are not on the hub (its copy has the gold pairs only); set "
+    "hub.bucc_dir to the unpacked BUCC 2018 files (README, \"The paper profile\")")
+MEWSLIX_NO_DIR = (
+    "Mewsli-X is not officially on the hub (an unofficial copy, izhx/mewsli-x, exists; its format and fidelity are "
+    "unverified and it is not read): build it with google-research's "
+    "dense_representations_for_entity_retrieval/mel/get-mewsli-x.sh, write <dir>/test/mentions.<lang>.jsonl and "
+    "<dir>/test/candidates.jsonl (format: xstilts.data.hub.targets.load_mewslix) and set `hub.mewslix_dir` to <dir>")
+
+
+def hub_target_refusal(task: str, hub: dict) -> str | None:
+    """Why the paper profile (`study.source: hub`) cannot run target `task` with this `hub` section; None when it
+    can. LAReQA needs a pinned hub revision or LAReQA's released files, Mewsli-X a user-built folder."""
+    if task == "lareqa" and not hub.get("lareqa_dir"):
+        from ..data.hub.revisions import SHA
+
+        revision = (hub.get("revisions") or {}).get("lareqa")
+        if not revision:
+            return LAREQA_UNPINNED
+        if not SHA.match(str(revision)):
+            return (f"`hub.revisions.lareqa` = {revision!r} is not a 40-hex commit SHA; a branch or short hash is "
+                    f"not a pin. {LAREQA_UNPINNED}")
+    if task == "mewslix" and not hub.get("mewslix_dir"):
+        return MEWSLIX_NO_DIR
+    if task == "bucc" and not hub.get("bucc_dir"):
+        return BUCC_NO_DIR
+    return None
+
 
 # How to put a profile back after a failed `dvc repro` (README, "The paper profile"): the git-tracked files DVC
 # rewrites or removes before running a stage, then every DVC output of the restored dvc.lock from the cache.
@@ -87,7 +113,8 @@ def manual_inputs(params: dict, root: Path | None = None) -> list[ManualInput]:
     root = Path(root)
     items = _muse(params, root)
     if params["study"]["source"] == "hub":
-        items += (_ccgbank(params, root) + _bucc(params, root) + _variant_inputs(params, root) + _mirror(params, root)
+        items += (_ccgbank(params, root) + _bucc(params, root) + _lareqa(params, root) + _mewslix(params, root)
+                  + _variant_inputs(params, root) + _mirror(params, root)
                   + _hub_service(params, root))
     return items
 
@@ -179,6 +206,42 @@ def _variant_inputs(params: dict, root: Path) -> list[ManualInput]:
                 "masked-LM text", "variants.mlm.corpus", path, _resolve(path, root).is_file(),
                 f"monolingual {lang} text, one sentence per line (e.g. a CC-100 or Wikipedia sample you pin)",
                 "the mlm variant arm", "drop mlm from variants.arms and study.arms"))
+    return out
+
+
+def _lareqa(params: dict, root: Path) -> list[ManualInput]:
+    if "lareqa" not in params["study"]["target_tasks"] or not params["hub"].get("lareqa_dir"):
+        return []
+    base = params["hub"]["lareqa_dir"]
+    from ..data.hub.lareqa import POOL_LANGUAGES
+
+    out = []
+    for lang in POOL_LANGUAGES:  # the pool is all 11 languages, whatever hub.target_languages.lareqa keeps
+        path = str(Path(base) / f"{lang}.json")
+        out.append(ManualInput(
+            "LAReQA's released XQuAD-R (with sentence breaks)", "hub.lareqa_dir", path, _resolve(path, root).is_file(),
+            "github.com/google-research-datasets/lareqa, folder xquad-r/ (CC BY-SA 4.0; what XTREME's "
+            "download_data.sh fetches)", "the lareqa target (XTREME-R's own pools)",
+            "set hub.lareqa_dir: null and pin hub.revisions.lareqa (the hub rows, split by xstilts' rule: not "
+            "comparable), or drop lareqa from study.target_tasks"))
+    return out
+
+
+def _mewslix(params: dict, root: Path) -> list[ManualInput]:
+    if "mewslix" not in params["study"]["target_tasks"] or not params["hub"].get("mewslix_dir"):
+        return []  # without a folder, validation refuses the target (hub_target_refusal)
+    base = params["hub"]["mewslix_dir"]
+    from ..data.hub.prepare import target_languages
+
+    files = [f"mentions.{lang}.jsonl" for lang in target_languages(params["hub"], "mewslix")[0]] + ["candidates.jsonl"]
+    out = []
+    for name in files:
+        path = str(Path(base) / "test" / name)
+        out.append(ManualInput(
+            "Mewsli-X (user-built)", "hub.mewslix_dir", path, _resolve(path, root).is_file(),
+            "google-research dense_representations_for_entity_retrieval/mel/get-mewsli-x.sh, converted to "
+            "load_mewslix's format (xstilts.data.hub.targets.MEWSLIX_INSTRUCTIONS)", "the mewslix target",
+            "drop mewslix from study.target_tasks"))
     return out
 
 

@@ -192,6 +192,8 @@ class Hub:
     ccg_path: str | None = None
     bucc_dir: str | None = None  # BUCC 2018's full pools (user-supplied: xstilts.data.hub.targets.load_bucc_pool)
     target_languages: dict | None = None
+    lareqa_dir: str | None = None  # LAReQA's released xquad-r/<lang>.json (XTREME-R's exact sentence breaks)
+    mewslix_dir: str | None = None  # a user-built Mewsli-X folder (xstilts.data.hub.targets.load_mewslix)
 
 
 @dataclass(frozen=True)

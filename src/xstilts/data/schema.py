@@ -8,8 +8,10 @@
 
 `meta` is a JSON string ("" when empty) carrying source-specific hints for adversaries. A retrieval file holds its
 queries and their candidate pool; the optional `side` column ("query" / "candidate") says which row is which, and
-without it the non-English rows are the queries and the English ones the candidates (Tatoeba). Adversarial sets add
-`source_id` (the clean example they came from) and `adversary`.
+without it the non-English rows are the queries and the English ones the candidates (Tatoeba). A query's `pair_id` is
+one group; a candidate's may list several, separated by single spaces (`candidate_groups`: a LAReQA sentence that
+answers several questions), or be "" (a distractor). Adversarial sets add `source_id` (the clean example they came
+from) and `adversary`.
 
 Layout (xstilts.core.paths): data/prepared/<role>/<task>/ (role: intermediate | targets): task.json, train.parquet
 and dev.parquet (English), test/<lang>.parquet and adversarial/<adversary>/<lang>.parquet (target tasks);
@@ -73,6 +75,11 @@ def retrieval_queries(df: pd.DataFrame) -> pd.Series:
     if "side" in df.columns:
         return df["side"] == "query"
     return df["lang"] != TRAINING_LANGUAGE
+
+
+def candidate_groups(pair_id: str) -> list[str]:
+    """The groups a retrieval candidate belongs to: its `pair_id` split at spaces ([] for "")."""
+    return str(pair_id).split(" ") if pair_id else []
 
 
 def write(df: pd.DataFrame, path: Path, fmt: str, adversarial: bool = False) -> None:

@@ -63,13 +63,15 @@ def reciprocal_rank_at_k(gold: Hashable, ranked: Sequence[Hashable], k: int = K_
 
 
 def map_at_k(queries: np.ndarray, candidates: np.ndarray, query_groups: Sequence[Hashable],
-             candidate_groups: Sequence[Hashable], k: int = K_RETRIEVAL) -> tuple[float, list[float]]:
-    """LAReQA's mAP@k (0-100) and each query's AP@k (0-1): a query's targets are the candidates of its group.
-    ValueError when a query's group has no candidate."""
-    candidate_groups = np.asarray(candidate_groups, dtype=object)
+             candidate_groups: Sequence[Hashable | Collection[Hashable]],
+             k: int = K_RETRIEVAL) -> tuple[float, list[float]]:
+    """LAReQA's mAP@k (0-100) and each query's AP@k (0-1): a query's targets are the candidates of its group. A
+    candidate's entry is its group, or a tuple/list/set of every group it belongs to (a LAReQA sentence that answers
+    several questions). ValueError when a query's group has no candidate."""
     by_group: dict = {}
     for index, group in enumerate(candidate_groups):
-        by_group.setdefault(group, set()).add(index)
+        for g in group if isinstance(group, (tuple, list, set, frozenset)) else (group,):
+            by_group.setdefault(g, set()).add(index)
     ranked = top_k(np.asarray(queries) @ np.asarray(candidates).T, k)
     scores = []
     for row, group in zip(ranked, query_groups):

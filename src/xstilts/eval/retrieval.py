@@ -5,7 +5,8 @@ over its tokens of one hidden layer (`hidden_states[layer]`, embeddings at 0, so
 - Tatoeba (`retrieval_accuracy`): every non-English query retrieves its nearest English candidate; accuracy = the
   share of queries whose neighbour is their translation (same `pair_id`).
 - LAReQA (`map_at_20`): every question ranks the answer sentences of every language; AP@20 against all
-  candidates of its `pair_id` (xstilts.eval.ranking.map_at_k).
+  candidates of its `pair_id` (xstilts.eval.ranking.map_at_k); a candidate belongs to every group its `pair_id`
+  lists (xstilts.data.schema.candidate_groups: a sentence that answers several questions).
 - Mewsli-X (`mrr_at_20`): every mention ranks the English entity names; reciprocal rank of its one gold entity
   within the top 20 (xstilts.eval.ranking.mrr_at_k).
 - BUCC 2018 (`bucc_f1`): the non-English side (queries) and the English side (candidates) of a comparable corpus,
@@ -28,7 +29,7 @@ import pandas as pd
 import torch
 
 from ..core.vocab import PAD
-from ..data.schema import retrieval_queries
+from ..data.schema import candidate_groups, retrieval_queries
 from ..formats import pad
 
 
@@ -45,7 +46,11 @@ def split_pool(df: pd.DataFrame, where: str, *, mining: bool = False) -> tuple[p
     if mining:
         gold_pairs(queries, cands, where)
         return queries, cands
-    missing = sorted(set(queries["pair_id"]) - set(cands["pair_id"]))
+    several = queries.loc[queries["pair_id"].str.contains(" ", regex=False), "pair_id"]
+    if not several.empty:
+        raise ValueError(f"{where}: a query's pair_id is one group, found {several.iloc[0]!r}")
+    groups = {g for pair_id in cands["pair_id"] for g in candidate_groups(pair_id)}
+    missing = sorted(set(queries["pair_id"]) - groups)
     if missing:
         raise ValueError(f"{where}: {len(missing)} queries have no candidate with their pair_id "
                          f"(e.g. {missing[0]!r})")
@@ -111,8 +116,11 @@ def score(metric: str, queries: pd.DataFrame, cands: pd.DataFrame, q_emb: np.nda
         return accuracy(queries, cands, q_emb, c_emb)
     top = cands["id"].to_numpy()[nearest(q_emb, c_emb)].tolist()
     if metric == "map_at_20":
-        value, per_query = ranking.map_at_k(q_emb, c_emb, queries["pair_id"].tolist(), cands["pair_id"].tolist())
+        value, per_query = ranking.map_at_k(q_emb, c_emb, queries["pair_id"].tolist(),
+                                            [tuple(candidate_groups(g)) for g in cands["pair_id"]])
     elif metric == "mrr_at_20":
+        if cands["pair_id"].str.contains(" ", regex=False).any():
+            raise ValueError("mrr_at_20 needs one pair_id per candidate; a candidate's pair_id lists several groups")
         gold = pd.Series(range(len(cands)), index=cands["pair_id"])
         if gold.index.duplicated().any():
             raise ValueError(f"mrr_at_20 needs one candidate per pair_id; {gold.index[gold.index.duplicated()][0]!r} "
@@ -166,5 +174,5 @@ def chance(metric: str, queries: pd.DataFrame, cands: pd.DataFrame) -> float:
         return 100.0 / len(cands)
     if metric == "mrr_at_20":
         return 100.0 * ranking.chance_rr_at_k(len(cands))
-    sizes = cands["pair_id"].value_counts()
+    sizes = pd.Series([g for pair_id in cands["pair_id"] for g in candidate_groups(pair_id)]).value_counts()
     return 100.0 * float(np.mean([ranking.chance_ap_at_k(int(sizes[g]), len(cands)) for g in queries["pair_id"]]))

@@ -12,6 +12,10 @@ Params (`hub` section, see profiles/paper.yaml):
     squad_version    v1 | v2                    which SQuAD is the `squad` intermediate task
     anli_composition rounds | plus              ANLI R1-R3, or jiant's ANLI + MNLI + SNLI
     ccg_path         null | path                CCGbank in load_ccgbank's format (licensed, never downloaded)
+    lareqa_dir       null | path                LAReQA's released xquad-r/<lang>.json (sentence breaks): XTREME-R's
+                                                exact LAReQA pools; null: the hub rows (`revisions.lareqa` required)
+                                                split by xstilts.data.hub.lareqa's rule
+    mewslix_dir      null | path                a user-built Mewsli-X folder (load_mewslix; required for mewslix)
     model            {id, revision}             the encoder the pretrain stage pins (written for it here)
 
 Target training data follow XTREME (TARGET_SOURCES); evaluation languages come from the benchmark's table,
@@ -32,10 +36,10 @@ from ...core import paths
 from ...core import tasks as T
 from .. import schema
 from ..testsets import load_dictionaries, write_test_set
-from . import HubError, get, load_split
+from . import HubError, get, lareqa, load_split
 from .intermediate import anli_rounds, compose_anli_plus, load_ccgbank
 from .languages import VERSIONS
-from .targets import HUB_LANGS, hub_lang, load_bucc_pool
+from .targets import HUB_LANGS, hub_lang, load_bucc_pool, load_mewslix
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,9 @@ class TargetSource:
     """Where one target task's data come from: English train/dev (hub key and split) and the evaluation data."""
 
     train: str | None  # hub key of the English training data; None = no training (retrieval)
-    eval: str  # hub key of the per-language evaluation data (our split "test")
+    eval: str | None  # hub key of the per-language evaluation data (our split "test"); None: `folder` only
     dev: tuple[str, str] | None = None  # (hub key, split) of the English dev set; default (train, "dev")
+    folder: str | None = None  # the `hub` key of a user-supplied folder that holds (or can replace) the eval data
 
 
 # XTREME's recipe: XNLI trains on MNLI, XQuAD/MLQA on SQuAD v1.1, XCOPA on English COPA (XTREME-R's baseline
@@ -62,10 +67,14 @@ TARGET_SOURCES: dict[str, TargetSource] = {
     "tydiqa": TargetSource("tydiqa", "tydiqa", dev=("tydiqa", "test")),
     "xcopa": TargetSource("copa", "xcopa"),
     "tatoeba": TargetSource(None, "tatoeba"),
-    "bucc": TargetSource(None, "bucc2018"),  # user-supplied pools (hub.bucc_dir), not the hub's gold pairs
+    # BUCC 2018's full mining pools: a folder the user supplies (hub.bucc_dir); the hub copy has gold pairs only
+    "bucc": TargetSource(None, None, folder="bucc_dir"),
+    # every language's questions against one pool of all 11 XQuAD-R languages (xstilts.data.hub.lareqa); from the
+    # hub rows (hub.revisions.lareqa must pin them) or LAReQA's released files (hub.lareqa_dir)
+    "lareqa": TargetSource(None, "lareqa", folder="lareqa_dir"),
+    # not officially on the hub: a folder the user builds (hub.mewslix_dir, load_mewslix)
+    "mewslix": TargetSource(None, None, folder="mewslix_dir"),
 }
-# targets read from a user-supplied folder, never from the hub or its mirror (no revision, no mirror files)
-LOCAL_TARGETS = {"bucc": "hub.bucc_dir"}
 # hub keys whose data are English by construction (no language argument)
 _ENGLISH_ONLY = {"mnli", "squad_v1", "copa"}
 # XTREME-R's XCOPA recipe (scripts/train_xcopa.sh) trains on English SocialIQA before COPA: whenever xcopa is a
@@ -138,7 +147,7 @@ def target_languages(hp: dict, task: str) -> tuple[list[str], list[str]]:
     if task not in TARGET_SOURCES:
         raise HubError(f"target task {task!r} has no hub source (hub targets: {', '.join(TARGET_SOURCES)})")
     key = TARGET_SOURCES[task].eval
-    have = HUB_LANGS.get(key)
+    have = HUB_LANGS.get(key) if key else None
     used = [lang for lang in langs if have is None or lang in have]
     if "en" not in used and key not in ("tatoeba", "xcopa", "bucc2018"):  # English is the query side / not in XCOPA
         used = ["en"] + used
@@ -156,13 +165,17 @@ def used_keys(hp: dict, st: dict) -> list[str]:
         elif task != "ccg":
             keys.add(task)
     for task in st["target_tasks"]:
-        if task in LOCAL_TARGETS:
-            continue
         src = TARGET_SOURCES[task]
-        keys |= {k for k in (src.train, src.eval) if k}
+        keys |= {k for k in (src.train, None if reads_folder(hp, task) else src.eval) if k}
         if task == "xcopa":
             keys.add(XCOPA_FIRST_STAGE)
     return sorted(keys)
+
+
+def reads_folder(hp: dict, task: str) -> bool:
+    """Whether `task`'s evaluation data come from its user-supplied folder (TargetSource.folder) instead of the hub."""
+    src = TARGET_SOURCES[task]
+    return src.folder is not None and (src.eval is None or bool(hp.get(src.folder)))
 
 
 def revision_of(hp: dict, key: str) -> str:
@@ -195,14 +208,18 @@ def mirror_files(params: dict) -> dict[str, list[Path]]:
             else:
                 add(task, split)
     for task in st["target_tasks"]:
-        if task in LOCAL_TARGETS:
-            continue
         src = TARGET_SOURCES[task]
         if src.train is not None:
             for key, split in ((src.train, "train"), src.dev or (src.train, "dev")):
                 add(key, split, None if key in _ENGLISH_ONLY else "en")
-        for lang in target_languages(hp, task)[0]:
-            add(src.eval, "test", lang)
+        if reads_folder(hp, task):
+            pass  # a manual input of its own (xstilts.core.inputs)
+        elif task == "lareqa":
+            for lang in lareqa.POOL_LANGUAGES:  # one pool of every language, whatever the languages tested
+                add(src.eval, "test", lang)
+        else:
+            for lang in target_languages(hp, task)[0]:
+                add(src.eval, "test", lang)
         if task == "xcopa":
             for split in ("train", "dev"):
                 add(XCOPA_FIRST_STAGE, split)
@@ -231,6 +248,37 @@ def _variant_data(params: dict, out: Path, summary: dict, progress: Callable[[st
             path.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame({"text": lines}).to_parquet(path, index=False, compression="zstd")
             summary[f"mlm.{lang}"] = len(lines)
+
+
+def retrieval_test_sets(hp: dict, task: str, langs: list[str], summary: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+    """({language: clean test file}, task.json extras) of LAReQA or Mewsli-X; counts go into `summary`.
+
+    LAReQA: one pool of every XQuAD-R language in every file (hub.target_languages.lareqa picks the query languages
+    only), from LAReQA's released files (hub.lareqa_dir: XTREME-R's sentence breaks) or from the hub rows at
+    hub.revisions.lareqa (xstilts.data.hub.lareqa.split_sentences: not XTREME-R's breaks). Mewsli-X: the user-built
+    folder hub.mewslix_dir (load_mewslix), split "test"."""
+    if task == "mewslix":
+        folder = hp["mewslix_dir"]
+        sets = {lang: load_mewslix(folder, lang, "test") for lang in langs}
+        summary["mewslix.source"] = f"user-built folder {folder} (hub.mewslix_dir)"
+        return sets, {"source_detail": "user-built Mewsli-X folder (hub.mewslix_dir); not officially on the hub"}
+    if hp.get("lareqa_dir"):
+        rows, sentences = lareqa.read_released(hp["lareqa_dir"]), "LAReQA's released sentence_breaks"
+    else:
+        spec = get("lareqa")
+        rows = {}
+        for lang in lareqa.POOL_LANGUAGES:
+            ds = load_split(spec, "test", lang=hub_lang("lareqa", lang), revision=revision_of(hp, "lareqa"),
+                            data_files=_files(hp, "lareqa", "test", lang))
+            rows[lang] = ds.to_list()
+        sentences = "xstilts.data.hub.lareqa.split_sentences (not XTREME-R's breaks: scores not comparable)"
+    sets, stats = lareqa.build_pools(rows, langs)
+    for lang, n in stats.items():
+        for name, value in n.items():
+            summary[f"lareqa.pool.{lang}.{name}"] = value
+    summary["lareqa.sentences"] = sentences
+    return sets, {"pool_languages": list(lareqa.POOL_LANGUAGES), "sentences": sentences,
+                  "candidate_text": "sentence_and_context"}
 
 
 def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print) -> dict:
@@ -285,17 +333,25 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
                 path = paths.first_stage_path(None, task, XCOPA_FIRST_STAGE, split, prepared=out)
                 schema.write(df, path, first.format)
                 summary[f"{task}.{XCOPA_FIRST_STAGE}.{split}"] = len(df)
-        for lang in langs:
-            if task == "bucc":  # the full pools from hub.bucc_dir; dev = BUCC's sample set (the threshold)
+        extra: dict = {}
+        if task in ("lareqa", "mewslix"):
+            sets, extra = retrieval_test_sets(hp, task, langs, summary)
+            for lang in langs:
+                write_test_set(params, out, task, lang, sets[lang], summary, dictionaries)
+        elif task == "bucc":  # the full pools from hub.bucc_dir; dev = BUCC's sample set (the threshold)
+            for lang in langs:
                 dev = load_bucc_pool(hp["bucc_dir"], lang, "dev")
                 schema.write(dev, paths.dev_pool_path(None, task, lang, prepared=out), info.format)
                 summary[f"{task}.dev.{lang}"] = len(dev)
                 write_test_set(params, out, task, lang, load_bucc_pool(hp["bucc_dir"], lang, "test"), summary,
                                dictionaries)
-                continue
-            write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary, dictionaries)
+            extra = {"source_detail": "BUCC 2018 pools from a user-supplied folder (hub.bucc_dir)"}
+        else:
+            for lang in langs:
+                write_test_set(params, out, task, lang, load(hp, src.eval, "test", lang), summary, dictionaries)
         schema.write_task_json(task, params, out, {"languages": langs, "languages_missing_on_hub": missing,
-                                                   "adversaries": params["adversaries"]["subsets"].get(task, [])})
+                                                   "adversaries": params["adversaries"]["subsets"].get(task, []),
+                                                   **extra})
     for key in used_keys(hp, st):
         summary[f"revision.{key}"] = revision_of(hp, key)
 

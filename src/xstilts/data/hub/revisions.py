@@ -64,8 +64,11 @@ PINNED: dict[str, tuple[str, str]] = {
 
 # no commit SHA found for these: a branch name, flagged wherever it is used
 UNPINNED: dict[str, tuple[str, str]] = {
-    "google-research-datasets/xquad_r": ("main", "no full SHA of the parquet conversion commit (c6be781) found; "
-                                                 "pin one with hub.revisions.lareqa"),
+    "google-research-datasets/xquad_r": ("main", "no full SHA of main's parquet conversion ('Convert dataset to "
+                                                 "Parquet (#2)', c6be781) found: the full SHAs seen are "
+                                                 "refs/convert/parquet commits of the parquet-converter, or a "
+                                                 "README of the loading-script era; the paper profile refuses "
+                                                 "lareqa until hub.revisions.lareqa is set (or hub.lareqa_dir)"),
 }
 
 PINS: dict[str, str] = {repo: sha for repo, (sha, _) in {**PINNED, **UNPINNED}.items()}

@@ -10,11 +10,13 @@ Per-language configs: `spec.config` holds "{lang}", filled by `load_split` with 
 (`hub_lang(key, lang)`: full English name for UD-POS, ISO 639-3 for Tatoeba, ISO 639-1 elsewhere). `load_target`
 does both steps (hub language for the config, ISO code for the rows).
 
-Retrieval layout (Tatoeba, BUCC gold pairs, Mewsli-X): ONE frame holding both sides; rows that are translations of
-each other (or a mention and its entity) share `pair_id`; the English side has `lang == "en"`.
+Retrieval layout (Tatoeba, BUCC gold pairs): ONE frame holding both sides; rows that are translations of each other
+share `pair_id`; the English side has `lang == "en"`. Mewsli-X (`load_mewslix`) and LAReQA (`xstilts.data.hub.lareqa`)
+mark each row's `side` ("query" / "candidate"), since both have English queries.
 
-Not on the hub or not usable from it: BUCC 2018 mining (no distractor pool: `load_bucc_pool`), Mewsli-X
-(`load_mewslix`).
+Not on the hub or not usable from it: BUCC 2018 mining (no distractor pool: `load_bucc_pool`), Mewsli-X (not
+officially on the hub: `load_mewslix` reads a user-built folder). LAReQA's hub rows lack sentence breaks:
+`xstilts.data.hub.lareqa` splits them by its own rule, or reads LAReQA's released files, which have them.
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ BUCC_INSTRUCTIONS = (
     "the test gold it deletes) and set `hub.bucc_dir` to that folder (the pipeline target `bucc`; "
     "`load_bucc_pool(root, lang, split)` reads it).")
 MEWSLIX_INSTRUCTIONS = (
-    "Mewsli-X is not on the Hugging Face hub. Build it with google-research/google-research "
+    "Mewsli-X is not officially on the Hugging Face hub (an unofficial copy, izhx/mewsli-x, exists; its format and "
+    "fidelity are unverified, so it is not read). Build it with google-research/google-research "
     "`dense_representations_for_entity_retrieval/mel` (get-mewsli-x.sh; note release mewsli-x_20220518_6 is not "
     "comparable to the XTREME-R paper's numbers), then write, per split, a folder <root>/<split>/ with "
     "`mentions.<lang>.jsonl` (one object per line: {\"id\": str, \"text\": str, \"entity_id\": str}) and "
-    "`candidates.jsonl` ({\"entity_id\": str, \"text\": str}, English entity descriptions); "
-    "pass <root> to `load_mewslix`.")
+    "`candidates.jsonl` ({\"entity_id\": str, \"text\": str, optional \"lang\": str, default \"en\"}: the entity "
+    "descriptions); entity ids hold no whitespace. Pass <root> to `load_mewslix` (the paper profile: "
+    "`hub.mewslix_dir`).")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -301,9 +305,9 @@ def convert_copa(ds, *, split: str, lang: str | None = None) -> pd.DataFrame:
 
 
 def convert_lareqa(ds, *, split: str, lang: str) -> pd.DataFrame:
-    """LAReQA = XQuAD-R (config = lang, SQuAD schema) kept in the SPAN format (lossless). LAReQA's
-    language-agnostic retrieval (mAP@20 over the answer sentences of all 11 languages) additionally needs the
-    contexts split into sentences; that is left to the evaluator."""
+    """LAReQA = XQuAD-R (config = lang, SQuAD schema) as span rows, one language (rows whose answer offset does not
+    match the context are dropped). The retrieval target's files need every language at once and the raw rows:
+    `xstilts.data.hub.lareqa.build_pools` (what `prepare` runs)."""
     lang = _need_lang("lareqa", lang)
     return _span_frame(_rows(ds), "lareqa", split, lambda r: lang)
 
@@ -355,8 +359,9 @@ SPECS = [
             "the xcopa target. Test labels are -1 and are refused."),
     HubSpec("lareqa", "google-research-datasets/xquad_r", "{lang}", PINS["google-research-datasets/xquad_r"], "span",
             convert_lareqa, "CC BY-SA 4.0", {"test": "validation"},
-            "Revision UNPINNED (no full SHA found for the parquet conversion; set hub.revisions.lareqa). Kept as "
-            "span rows; see convert_lareqa."),
+            "Revision UNPINNED: no full SHA of the main branch's parquet conversion was found; the paper profile "
+            "needs hub.revisions.lareqa (or hub.lareqa_dir). No sentence breaks on the hub: the retrieval pools "
+            "(xstilts.data.hub.lareqa) split contexts by their own rule, so scores are not XTREME-R's."),
 ]
 for _spec in SPECS:
     register(_spec)
@@ -447,10 +452,10 @@ def load_bucc_pool(root: str | Path | None, lang: str, split: str = "test") -> p
 
 
 def load_mewslix(path: str | Path | None, lang: str, split: str = "test") -> pd.DataFrame:
-    """Mewsli-X from a user-supplied folder (format: MEWSLIX_INSTRUCTIONS). Retrieval rows: mentions (lang `lang`,
-    id "<lang>.<mention id>") and English entity descriptions (lang "en", id "entity.<entity id>"); a mention and
-    its entity share pair_id = entity id. Candidates no mention links to stay in (pair_id = entity id) as
-    distractors. Missing folder/files -> HubError with instructions."""
+    """Mewsli-X from a user-supplied folder (format: MEWSLIX_INSTRUCTIONS). Retrieval rows: mentions (side "query",
+    lang `lang`, id "<lang>.<mention id>") and entity descriptions (side "candidate", lang from the file, default
+    "en", id "entity.<entity id>"); a mention and its entity share pair_id = entity id. Candidates no mention links
+    to stay in (pair_id = entity id) as distractors. Missing folder/files -> HubError with instructions."""
     if path is None:
         raise HubError(f"mewslix: no local folder given. {MEWSLIX_INSTRUCTIONS}")
     folder = Path(path) / split
@@ -462,8 +467,12 @@ def load_mewslix(path: str | Path | None, lang: str, split: str = "test") -> pd.
     def read(p):
         return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    rows = [{"id": f"{lang}.{m['id']}", "lang": lang, "text": m["text"], "pair_id": str(m["entity_id"])}
-            for m in read(mentions)]
-    rows += [{"id": f"entity.{c['entity_id']}", "lang": "en", "text": c["text"], "pair_id": str(c["entity_id"])}
-             for c in read(candidates)]
-    return _frame(rows, "retrieval", f"mewslix/{split}/{lang}")
+    rows = [{"id": f"{lang}.{m['id']}", "lang": lang, "text": m["text"], "pair_id": str(m["entity_id"]),
+             "side": "query"} for m in read(mentions)]
+    rows += [{"id": f"entity.{c['entity_id']}", "lang": c.get("lang") or "en", "text": c["text"],
+              "pair_id": str(c["entity_id"]), "side": "candidate"} for c in read(candidates)]
+    spaced = next((r["pair_id"] for r in rows if not r["pair_id"] or any(ch.isspace() for ch in r["pair_id"])), None)
+    if spaced is not None:
+        raise HubError(f"mewslix: entity id {spaced!r} in {folder} is empty or holds whitespace")
+    df = pd.DataFrame(rows, columns=[*schema.COLUMNS["retrieval"], "side"])
+    return schema.check(df, "retrieval", f"mewslix/{split}/{lang}")
