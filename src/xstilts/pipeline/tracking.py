@@ -31,8 +31,9 @@ STAGES = ("pretrain", "tune", "aflite", "intermediate", "variant", "target", "ev
 
 # ---- the vocabulary every stage logs with (README, "Tracking: MLflow"; checked by the end-to-end test) ----------
 PARAMS = {
-    "arm": "the arm of the model's encoder: baseline, random or an intermediate task",
-    "intermediate_task": "the intermediate task the encoder was fine-tuned on; 'none' for baseline and random",
+    "arm": "the arm of the model's encoder: baseline, random, an intermediate task or a variant (multitask, ...)",
+    "intermediate_task": "the intermediate task the encoder was fine-tuned on; 'none' for baseline and random, the "
+                         "variant's name for a variant (its tasks: `variant.tasks`)",
     "size_label": "the intermediate subsample: a size, 'full', or '-' for baseline and random",
     "train_size": "the examples the intermediate model was trained on (0 for baseline and random)",
     "seed": "the seed of this run's own fine-tuning (a restart's derived seed; `base_seed` is the cell's)",

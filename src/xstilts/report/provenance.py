@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..core import paths
+from ..core import paths, tasks
 from ..core.io import md5_file
 from ..core.vcs import UNKNOWN, git_commit
 
@@ -154,6 +154,8 @@ def training_sizes(root: Path, results: pd.DataFrame) -> list[dict[str, Any]]:
     full = results[(results["size_label"] == "full")] if "size_label" in results else results.iloc[0:0]
     out = []
     for arm, n in sorted(full.groupby("arm")["train_size"].max().items()):
+        if str(arm) not in tasks.TASKS:  # a variant arm (its examples per task: the report's variants section)
+            continue
         info = paths.task_dir(root, str(arm)) / "task.json"
         meta = json.loads(info.read_text()) if info.exists() else {}
         out.append({"task": arm, "train_examples": int(n), "source": meta.get("source", UNKNOWN),

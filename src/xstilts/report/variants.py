@@ -75,7 +75,8 @@ def summary(results: pd.DataFrame, params: Mapping[str, Any], records: Mapping[s
     single = [a for a in params["study"]["intermediate_tasks"] if a in set(results["arm"])]
     keep = results[results["arm"].isin(arms + ["baseline"])
                    | (results["arm"].isin(single) & (results["size_label"] == label))]
-    flagged = [f for f in flagged_models(health_table(keep)) if not f["control"]]
+    flagged = ([f for f in flagged_models(health_table(keep)) if not f["control"]]
+               if rp.get("exclude_degenerate", True) else [])
     scores = model_scores(exclude(keep, flagged))
     by_arm = {a: g for a, g in scores.groupby("arm")}
     rng = np.random.default_rng(stable_seed("variants", rp["seed"]))
@@ -118,7 +119,7 @@ def summary(results: pd.DataFrame, params: Mapping[str, Any], records: Mapping[s
                 entry["vs"][name] = {"reference": mean_ref, "diff": float(own.mean() - mean_ref), "ci": [lo, hi]}
             row["measures"][measure] = entry
         rows.append(row)
-    return {"arms": arms, "size_label": label, "rows": rows,
+    return {"arms": arms, "size_label": label, "rows": rows, "n_seeds": len(params["study"]["seeds"]),
             "excluded_models": [f["model"] for f in flagged]}
 
 
@@ -150,13 +151,18 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
 
     lines = ["## The paper's variants", "",
              f"Each variant is one arm at size `{section['size_label']}`, evaluated like every arm; none enters the "
-             "size analyses above (a multi-task arm's size is nine tasks' total). Differences are per model means "
-             "over seeds; the intervals resample each arm's seeds (95%, rough with three seeds).", "",
+             "size analyses above (a multi-task arm's size is its tasks' total). Differences are of the means over "
+             f"seeds; the intervals resample each arm's seeds (95%; rough with {section.get('n_seeds', '?')} seeds "
+             "per arm, and test examples held fixed).", "",
              "| variant | training examples | zero-shot clean | vs | difference [95% CI] | pooled degradation | "
              "difference [95% CI] |", "| --- | --: | --: | --- | --: | --: | --: |"]
     for row in section["rows"]:
         clean, deg = row["measures"]["clean"], row["measures"]["degradation"]
         size = f"{row['train_size']:,}" if row.get("train_size") is not None else "n/a"
+        if not clean["vs"]:  # every model of the arm (or of its references) left out
+            lines.append(f"| {row['arm']} | {size} | {num(clean['mean'])} | no model to compare | n/a | "
+                         f"{num(deg['mean'])} | n/a |")
+            continue
         first = True
         for name in clean["vs"]:
             c, d = clean["vs"][name], deg["vs"].get(name, {})
