@@ -134,6 +134,7 @@ def test_report_provenance_matches_dvc_lock(smoke_repo):
 # declared params a stage reads only in configurations the smoke profile does not run
 CONDITIONAL_PARAMS = {
     "target": {"target.xcopa_recipe"},  # read only when xcopa is a target (the paper profile)
+    "prepare": {"variants.mlm"},  # the hub source copies the mlm variant's text; the embedded one has its own
 }
 
 
@@ -194,7 +195,7 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
             pytest.fail("mlflow server did not start")
         exps = {e["name"]: e["experiment_id"] for e in _get(base + "/api/2.0/mlflow/experiments/search",
                                                              {"max_results": 100})["experiments"]}
-        for stage in ("pretrain", "tune", "intermediate", "target", "evaluate"):
+        for stage in ("pretrain", "tune", "intermediate", "variant", "target", "evaluate"):
             assert f"xstilts-{stage}" in exps
         def runs(stage):
             out = _get(base + "/api/2.0/mlflow/runs/search",
@@ -221,9 +222,19 @@ def test_mlflow_server_shows_every_stage(smoke_repo):
             assert t.get("mlflow.parentRunId")
             rows = [json.loads(d["dataset"]["profile"])["num_rows"] for d in r["inputs"]["dataset_inputs"]]
             assert rows and min(rows) > 0  # log_input with the real row counts
+        variants = [r for r in runs("variant") if "variant.tasks" in kv(r, "params")
+                    and kv(r, "params").get("attempt", "0") == "0"]
+        n_variant = len(study["variants"]["arms"]) * len(study["study"]["seeds"])
+        assert len(variants) == n_variant
+        assert {kv(r, "params")["arm"] for r in variants} == set(study["variants"]["arms"])
+        for r in variants:  # the same vocabulary; each of the variant's tasks scored on dev with its own head
+            p, m = kv(r, "params"), kv(r, "metrics")
+            assert vocabulary - {"target_task"} <= set(p) and p["intermediate_task"] == p["arm"]
+            assert all(tracking.dev_metric(t, final=True) in m for t in p["variant.tasks"].split(","))
         targets = [r for r in runs("target") if "target_task" in kv(r, "params") and kv(r, "params")["attempt"] == "0"]
         trained = tasks.trained_targets(study["study"]["target_tasks"])
-        assert len(targets) == (n_cells + len(study["study"]["seeds"])) * len(trained)  # (cells + baseline) x targets
+        # (intermediate cells + baseline + variant cells) x targets
+        assert len(targets) == (n_cells + len(study["study"]["seeds"]) + n_variant) * len(trained)
         assert {kv(r, "params")["target_task"] for r in targets} == set(trained)
         assert all(vocabulary <= set(kv(r, "params")) for r in targets)
         evals = [r for r in runs("evaluate") if "target_task" in kv(r, "params")]

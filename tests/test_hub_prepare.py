@@ -36,7 +36,9 @@ def test_paper_profile_validates_and_plans(paper):
     config.validate(paper)
     p = plan(copy.deepcopy(paper))
     assert p["runs"]["intermediate"] == 8 * 4 * 3  # tasks x (3 sizes + full) x seeds
-    assert p["runs"]["target"] == (8 * 4 * 3 + 2 * 3) * 7  # cells x fine-tuned targets (tatoeba: none)
+    assert p["runs"]["variant"] == 3 * 3  # multitask, mlm, translated x seeds
+    # cells (intermediate, controls, variants) x fine-tuned targets (tatoeba: none)
+    assert p["runs"]["target"] == (8 * 4 * 3 + 2 * 3 + 3 * 3) * 7
     assert p["gpu_hours"] > 0
     text = render(p)
     assert "estimated GPU-hours" in text and "assumed, not measured" in text

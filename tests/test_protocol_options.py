@@ -93,6 +93,7 @@ def _params(recipe: str, encoder: str) -> dict:
     return deep_merge(base, {
         "study": {"languages": ["en", "ea"], "intermediate_tasks": ["socialiqa"], "arms": ["baseline", "socialiqa"],
                   "target_tasks": ["xquad", "xcopa", "tatoeba"], "seeds": [1]},
+        "variants": {"arms": []},
         "prepare": {"train_size": {"socialiqa": 200}, "target_train_size": {"xquad": 48, "xcopa": 24},
                     "dev_size": 16, "test_size": 16,
                     "pretrain_sentences": 150},
@@ -242,7 +243,7 @@ def test_plan_counts_the_socialiqa_phase(params):
     copa = plan(copy.deepcopy(paper))
     paper["target"]["xcopa_recipe"] = "socialiqa_then_copa"
     both = plan(copy.deepcopy(paper))
-    cells = 8 * 4 * 3 + 2 * 3
+    cells = 8 * 4 * 3 + 2 * 3 + 3 * 3  # intermediate cells, controls, variants
     assert both["xcopa_first_stage_examples"] == cells * 33410 * 5 * 4  # cells x SIQA x XCOPA's epochs x choices
     assert both["examples"]["target"] - copa["examples"]["target"] == both["xcopa_first_stage_examples"]
     assert both["gpu_hours"] > copa["gpu_hours"]

@@ -14,6 +14,7 @@ import pandas as pd
 from ..analysis import paired as paired_mod
 from ..analysis import stats
 from . import published
+from . import variants as variants_mod
 from .constants import CONTROL_ARMS, FIGURES, SCHEMA_VERSION, TRAINING_LANGUAGE
 from .correlate import (
     apply_corrections,
@@ -110,13 +111,15 @@ def compute_report(
     *,
     params: Mapping[str, Any],
     provenance: Mapping[str, Any] | None = None,
+    variants: tuple[pd.DataFrame, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Compute every table and statistic of the report; no file is read or written, no figure is drawn.
 
     Arguments as for :func:`xstilts.report.build_report` (``provenance`` is stored as given). Returns
     exactly what ``correlation.json`` holds (after JSON conversion: NaN as None, floats rounded): ``schema``,
     ``params``, ``inputs``, ``design``, ``answer``, ``baseline``, ``baseline_checks``, ``adversaries``,
-    ``comparison``, ``degradation``, ``correlations``, ``families``, ``metrics`` (what ``metrics.json`` holds),
+    ``comparison``, ``variants`` (the paper's variants: :mod:`xstilts.report.variants`), ``degradation``,
+    ``correlations``, ``families``, ``metrics`` (what ``metrics.json`` holds),
     ``figures`` and ``provenance``; plus, under :data:`TABLES` (``"tables"``), the DataFrames the markdown and
     the figures are drawn from: ``results`` (the validated results table), ``ctrl`` (:func:`control_scores`),
     ``model_deg`` (:func:`model_degradation`) and ``means`` (seed means with each point's bootstrap CI).
@@ -150,6 +153,12 @@ def compute_report(
     health = health_summary(health_rows, flagged, rp["exclude_degenerate"])
     metrics = headline_metrics(corr, families, ctrl, means, comp, rp)
     metrics.update(robustness_metrics(sens, second, health))
+    with_variants = df_all  # the variant arms beside the single-task ones (xstilts.report.variants): never above
+    section: dict[str, Any] = {"arms": [], "rows": []}
+    if variants is not None:
+        with_variants = pd.concat([df_all, validate_results(variants[0])], ignore_index=True)
+        section = variants_mod.summary(with_variants, params, variants[1], rp)
+        metrics = dict(sorted({**metrics, **variants_mod.metrics(section)}.items()))
     info = design_info(design)
     report: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
@@ -178,6 +187,7 @@ def compute_report(
         "baseline_checks": checks,
         "adversaries": adversary_catalogue(df),
         "comparison": comp,
+        "variants": section,
         "degradation": degradation_summary(means),
         "correlations": corr,
         "families": families,
@@ -187,5 +197,5 @@ def compute_report(
     }
     report = json.loads(dumps(report))
     report[TABLES] = {"results": df, "results_all": df_all, "ctrl": ctrl, "model_deg": model_deg, "means": means,
-                      "health": health_rows}
+                      "health": health_rows, "variant_results": with_variants}
     return report

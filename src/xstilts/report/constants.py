@@ -29,7 +29,7 @@ OPTIONAL_COLUMNS = {
 }
 """Columns the evaluate stage writes that older or hand-made results tables may lack (filled with these)."""
 FIGURES = {"scatter": "degradation_vs_size.png", "heatmap": "zero_shot_heatmap.png", "seeds": "seed_spread.png",
-           "sensitivity": "sensitivity.png", "health": "model_health.png"}
+           "sensitivity": "sensitivity.png", "health": "model_health.png", "variants": "variants.png"}
 PLOTS_CSV = "plots/pooled_degradation.csv"
 HEADLINE = "headline.json"
 HEADLINE_KEYS = {

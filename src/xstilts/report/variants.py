@@ -22,8 +22,8 @@ import pandas as pd
 
 from ..core import tasks
 from ..core.io import stable_seed
-from .constants import CLEAN, POOLED, TRAINING_LANGUAGE
-from .health import exclude, flagged_models, health_table
+from .constants import CLEAN, FIGURES, POOLED, TRAINING_LANGUAGE
+from .health import exclude, flagged_models, health_table, model_id
 from .tables import model_degradation
 
 PAPER = {
@@ -119,8 +119,56 @@ def summary(results: pd.DataFrame, params: Mapping[str, Any], records: Mapping[s
                 entry["vs"][name] = {"reference": mean_ref, "diff": float(own.mean() - mean_ref), "ci": [lo, hi]}
             row["measures"][measure] = entry
         rows.append(row)
-    return {"arms": arms, "size_label": label, "rows": rows, "n_seeds": len(params["study"]["seeds"]),
+    n_seeds = int(results.loc[results["arm"].isin(arms), "seed"].nunique())
+    return {"arms": arms, "size_label": label, "rows": rows, "n_seeds": n_seeds,
             "excluded_models": [f["model"] for f in flagged]}
+
+
+def figure(results: pd.DataFrame, section: Mapping[str, Any]):
+    """Every model's zero-shot clean score and pooled degradation (dots: seeds; bar: mean) for the baseline, the
+    single-task arms at the variants' size and each variant arm; a note only when there is no variant arm."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .figures import _task_colours
+
+    fig = Figure(figsize=(9.0, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    if not section.get("rows"):
+        ax = fig.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no variant arm in this study (variants.arms)", ha="center", va="center")
+        return fig
+    label = section["size_label"]
+    variants = [r["arm"] for r in section["rows"]]
+    singles = sorted(set(results.loc[(results["size_label"] == label) & ~results["arm"].isin(variants)
+                                     & (results["arm"] != "baseline"), "arm"]) - {"random"})
+    keep = results[results["arm"].isin(["baseline", *singles, *variants])
+                   & ((results["size_label"] == label) | results["arm"].isin(["baseline", *variants]))]
+    excluded = set(section.get("excluded_models", []))
+    scores = model_scores(keep)
+    scores = scores[[model_id(a, s, e) not in excluded
+                     for a, s, e in zip(scores["arm"], scores["size_label"], scores["seed"], strict=True)]]
+    order = ["baseline", *singles, *variants]
+    colours = {**_task_colours(singles or ["-"]), "baseline": "0.35", **{v: "black" for v in variants}}
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, (col, title) in zip(axes, (("clean", "zero-shot clean score"),
+                                       ("degradation", "pooled zero-shot degradation (points)")), strict=True):
+        for i, arm in enumerate(order):
+            vals = scores.loc[scores["arm"] == arm, col].to_numpy(dtype=float)
+            if vals.size:
+                offsets = np.linspace(-0.15, 0.15, vals.size) if vals.size > 1 else np.zeros(1)
+                ax.scatter(vals, i + offsets, s=16, color=colours[arm], zorder=3,
+                           marker="D" if arm in variants else "o")
+                ax.vlines(vals.mean(), i - 0.3, i + 0.3, color="0.2", lw=1.2, zorder=2)
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0].set_yticks(range(len(order)), [f"{a} ({label})" if a in singles else a for a in order], fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"The paper's variants (diamonds) beside the baseline and the single-task arms at size {label} "
+                 "(dots: seeds; bar: mean)", fontsize=9)
+    return fig
 
 
 def metrics(section: Mapping[str, Any]) -> dict[str, float]:
@@ -150,6 +198,7 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
         return (f"{x:+.2f}" if signed else f"{x:.2f}").replace("-", "\u2212")
 
     lines = ["## The paper's variants", "",
+             f"![The paper's variants beside the single-task arms]({FIGURES['variants']})", "",
              f"Each variant is one arm at size `{section['size_label']}`, evaluated like every arm; none enters the "
              "size analyses above (a multi-task arm's size is its tasks' total). Differences are of the means over "
              f"seeds; the intervals resample each arm's seeds (95%; rough with {section.get('n_seeds', '?')} seeds "

@@ -3,7 +3,6 @@ renders the markdown, the HTML, the figures and the plots CSV, and writes every 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from .figures import (
 )
 from .format import dumps, plots_csv
 from .markdown import render_markdown
-from .tables import validate_results
 
 
 def build_report(
@@ -43,21 +41,19 @@ def build_report(
 
     ``predictions`` (the per-example predictions of every arm) lets the bootstrap resample paired test
     examples; ``gold`` supplies gold tags for seqeval-F1 targets; ``reference`` is the published-numbers table
-    (:func:`xstilts.report.published.load_reference`; None = an empty comparison). The returned dict is exactly what
+    (:func:`xstilts.report.published.load_reference`; None = an empty comparison); ``variants`` is (the variant
+    arms' results, each arm's metrics/variant record) for the section on the paper's variants. The returned dict is
+    exactly what
     ``correlation.json`` holds (after JSON conversion): ``schema``, ``params``, ``inputs``, ``design``,
-    ``answer``, ``baseline``, ``baseline_checks``, ``adversaries``, ``comparison``, ``degradation``, ``correlations``
+    ``answer``, ``baseline``, ``baseline_checks``, ``adversaries``, ``comparison``, ``variants``, ``degradation``,
+    ``correlations``
     (``{key: {measure: {analysis: ...}}}``), ``families``, ``metrics``, ``figures`` and ``provenance``.
     """
     out_dir = Path(out_dir)
-    report = compute_report(results, predictions, gold, reference, params=params, provenance=provenance)
+    report = compute_report(results, predictions, gold, reference, params=params, provenance=provenance,
+                            variants=variants)
     tables = report.pop(TABLES)
-    section = {"arms": [], "rows": []}
-    if variants is not None:  # the variant arms beside the single-task ones (never in the size analyses)
-        variant_results, records = variants
-        both = pd.concat([tables["results_all"], validate_results(variant_results)], ignore_index=True)
-        section = json.loads(dumps(variants_mod.summary(both, params, records, report["params"])))
-        report["metrics"] = dict(sorted({**report["metrics"], **variants_mod.metrics(section)}.items()))
-    report["variants"] = section
+    section = report["variants"]
     df, ctrl, model_deg, means = tables["results"], tables["ctrl"], tables["model_deg"], tables["means"]
     images = {
         FIGURES["scatter"]: png_bytes(degradation_figure(means)),
@@ -66,6 +62,7 @@ def build_report(
         FIGURES["sensitivity"]: png_bytes(sensitivity_figure(report["sensitivity"], report["secondary"],
                                                                  report["params"]["alpha"])),
         FIGURES["health"]: png_bytes(health_figure(tables["health"])),
+        FIGURES["variants"]: png_bytes(variants_mod.figure(tables["variant_results"], section)),
     }
     markdown = render_markdown(report, ctrl, means)
     extra = variants_mod.markdown(section)

@@ -113,7 +113,8 @@ def _multitask(root, params, plan, tok, seed, cell, run_params, mlm_text, metric
             run.dataset(plan.dev[t].df, f"{t}-dev", plan.dev[t].path, plan.dev[t].md5, "validation")
         result = multitask.fit_multitask(model, comps, settings, lr=plan.learning_rate, seed=seed_mix, probs=probs,
                                          steps=steps, mlm_probability=params["pretrain"]["mlm_probability"],
-                                         vocab_size=tok.get_vocab_size(), label=f"variant {plan.arm} {cell}")
+                                         vocab_size=tok.get_vocab_size(), mask_id=tok.token_to_id("<mask>"),
+                                         label=f"variant {plan.arm} {cell}")
         dev_scores, dev_health = {}, {}
         for t in plan.tasks:
             dev = plan.dev[t]

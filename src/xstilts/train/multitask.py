@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..core.tasks import SAMPLERS
-from ..core.vocab import MASK, PAD, SPECIALS
+from ..core.vocab import MASK, PAD, SPECIALS, UNK
 from ..formats import Feature, Format, pad
 from . import distributed
 from .loop import Diverged, FitSettings, Progress, _autocast, _to, batches, device, runtime_path
@@ -128,18 +128,19 @@ class MultiResult:
     runtime: dict = field(default_factory=dict)
 
 
-def mask_batch(rows: list[np.ndarray], rng: torch.Generator, mask_prob: float,
-               vocab_size: int) -> dict[str, torch.Tensor]:
+def mask_batch(rows: list[np.ndarray], rng: torch.Generator, mask_prob: float, vocab_size: int,
+               mask_id: int = MASK) -> dict[str, torch.Tensor]:
     """BERT masking of a batch of token ids: `mask_prob` of the non-special tokens are predicted; of those 80%
-    become <mask>, 10% a random token and 10% stay (the pretrain stage's recipe)."""
+    become <mask> (`mask_id`: the tokenizer's own; XLM-R's is its last id, not 4), 10% a random token and 10% stay
+    (the pretrain stage's recipe)."""
     ids = pad(rows, PAD)
-    special = ids < len(SPECIALS)
+    special = (ids <= UNK) | (ids == mask_id)  # <s> <pad> </s> <unk> are 0-3 in every tokenizer here
     masked = (torch.rand(ids.shape, generator=rng) < mask_prob) & ~special
     labels = ids.clone()
     labels[~masked] = -100
     inputs = ids.clone()
     r = torch.rand(ids.shape, generator=rng)
-    inputs[masked & (r < 0.8)] = MASK
+    inputs[masked & (r < 0.8)] = mask_id
     swap = masked & (r >= 0.8) & (r < 0.9)
     inputs[swap] = torch.randint(len(SPECIALS), vocab_size, ids.shape, generator=rng)[swap]
     return {"input_ids": inputs, "attention_mask": (ids != PAD).long(), "labels": labels}
@@ -164,7 +165,7 @@ class _Stream:
 
 def fit_multitask(model: MultiTaskModel, comps: list[Component], settings: FitSettings, *, lr: float, seed: int,
                   probs: dict[str, float], steps: int, mlm_probability: float = 0.15, vocab_size: int = 0,
-                  label: str = "multitask") -> MultiResult:
+                  mask_id: int = MASK, label: str = "multitask") -> MultiResult:
     """Train `model` in place for `steps` optimizer steps, each on one component drawn from `probs` (seeded by
     `seed`, as are the batches, the heads' dropout and the masking)."""
     distributed.check_single_process(label)
@@ -201,7 +202,8 @@ def fit_multitask(model: MultiTaskModel, comps: list[Component], settings: FitSe
         for _ in range(settings.grad_accum):
             b = streams[name].next()
             if comp.fmt is None:
-                batch = _to(mask_batch([comp.feats[i] for i in b], mask_rng, mlm_probability, vocab_size), dev)
+                batch = _to(mask_batch([comp.feats[i] for i in b], mask_rng, mlm_probability, vocab_size, mask_id),
+                            dev)
                 with _autocast(dev):
                     logits = model(MLM, batch["input_ids"], batch["attention_mask"])
                     loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), batch["labels"].flatten(),
