@@ -47,7 +47,7 @@ PARAMS = {"study": {"source": "synthetic"},
 PROVENANCE = {"git_commit": "abc123", "params_sha256": "0" * 64, "data": [], "runs": []}
 JSON_KEYS = {"schema", "params", "inputs", "design", "answer", "baseline", "baseline_checks", "adversaries",
              "comparison", "degradation", "correlations", "families", "metrics", "figures", "provenance", "health",
-             "sensitivity", "secondary", "units"}
+             "sensitivity", "secondary", "units", "variants"}
 
 
 def make_results() -> pd.DataFrame:
@@ -88,7 +88,8 @@ def test_compute_report_is_pure_and_has_the_report_keys(no_io: None) -> None:
     out = R.compute_report(results, params=PARAMS, provenance=PROVENANCE)
     pd.testing.assert_frame_equal(results, before)  # the input is not modified
     assert set(out) == JSON_KEYS | {"tables"}
-    assert set(out["tables"]) == {"results", "results_all", "ctrl", "model_deg", "means", "health"}
+    assert set(out["tables"]) == {"results", "results_all", "ctrl", "model_deg", "means", "health",
+                                  "variant_results"}
     assert all(isinstance(t, pd.DataFrame) for t in out["tables"].values())
     report = {k: v for k, v in out.items() if k != "tables"}
     json.dumps(report, allow_nan=False)  # already JSON: NaN became None

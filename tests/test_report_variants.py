@@ -66,7 +66,11 @@ def test_each_variant_is_compared_with_the_baseline_and_its_single_task_referenc
 def test_no_variant_arm_no_section():
     results, _, _ = make_study()
     section = V.summary(validate_results(results), _params([]), {}, RP)
-    assert section["rows"] == [] and V.markdown(section) == [] and V.metrics(section) == {}
+    assert section["rows"] == [] and V.metrics(section) == {} and section["size_label"] == "full"
+    lines = V.markdown(section)
+    assert lines[0] == "## The paper's variants" and any("No variant arm" in line for line in lines)
+    fig = V.figure(validate_results(results), section)  # not empty: the baseline and the arms at full size
+    assert len(fig.axes) == 2 and "No variant arm" in fig._suptitle.get_text()
 
 
 def test_seed_bootstrap_interval_widens_with_seed_noise():

@@ -154,7 +154,7 @@ def compute_report(
     metrics = headline_metrics(corr, families, ctrl, means, comp, rp)
     metrics.update(robustness_metrics(sens, second, health))
     with_variants = df_all  # the variant arms beside the single-task ones (xstilts.report.variants): never above
-    section: dict[str, Any] = {"arms": [], "rows": []}
+    section: dict[str, Any] = variants_mod.empty(params)
     if variants is not None:
         with_variants = pd.concat([df_all, validate_results(variants[0])], ignore_index=True)
         section = variants_mod.summary(with_variants, params, variants[1], rp)

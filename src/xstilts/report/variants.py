@@ -63,15 +63,20 @@ def _boot_diff(a: np.ndarray, refs: list[np.ndarray], n: int, rng: np.random.Gen
     return float(lo), float(hi)
 
 
+def empty(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The section of a study without variant arms (its figure still shows the arms at `variants.size`)."""
+    return {"arms": [], "rows": [], "size_label": str((params.get("variants") or {}).get("size", "full"))}
+
+
 def summary(results: pd.DataFrame, params: Mapping[str, Any], records: Mapping[str, Mapping[str, Any]],
             rp: Mapping[str, Any]) -> dict[str, Any]:
     """The variants section: per variant arm its size (total and per task), its scores and the differences from
     the baseline and from its single-task reference. `records`: each arm's metrics/variant/<arm>.json."""
     va = params["variants"]
     arms = [a for a in va["arms"] if a in set(results["arm"])]
-    if not arms:
-        return {"arms": [], "rows": []}
     label = str(va["size"])
+    if not arms:
+        return empty(params)
     single = [a for a in params["study"]["intermediate_tasks"] if a in set(results["arm"])]
     keep = results[results["arm"].isin(arms + ["baseline"])
                    | (results["arm"].isin(single) & (results["size_label"] == label))]
@@ -134,13 +139,8 @@ def figure(results: pd.DataFrame, section: Mapping[str, Any]):
 
     fig = Figure(figsize=(9.0, 4.2), layout="constrained")
     FigureCanvasAgg(fig)
-    if not section.get("rows"):
-        ax = fig.subplots()
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no variant arm in this study (variants.arms)", ha="center", va="center")
-        return fig
-    label = section["size_label"]
-    variants = [r["arm"] for r in section["rows"]]
+    label = str(section.get("size_label", "full"))
+    variants = [r["arm"] for r in section.get("rows", [])]
     singles = sorted(set(results.loc[(results["size_label"] == label) & ~results["arm"].isin(variants)
                                      & (results["arm"] != "baseline"), "arm"]) - {"random"})
     keep = results[results["arm"].isin(["baseline", *singles, *variants])
@@ -149,7 +149,12 @@ def figure(results: pd.DataFrame, section: Mapping[str, Any]):
     scores = model_scores(keep)
     scores = scores[[model_id(a, s, e) not in excluded
                      for a, s, e in zip(scores["arm"], scores["size_label"], scores["seed"], strict=True)]]
-    order = ["baseline", *singles, *variants]
+    order = [a for a in ("baseline", *singles, *variants) if a in set(scores["arm"])]
+    if not order:
+        ax = fig.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no model of the baseline or at size {label}", ha="center", va="center")
+        return fig
     colours = {**_task_colours(singles or ["-"]), "baseline": "0.35", **{v: "black" for v in variants}}
     axes = fig.subplots(1, 2, sharey=True)
     for ax, (col, title) in zip(axes, (("clean", "zero-shot clean score"),
@@ -166,8 +171,9 @@ def figure(results: pd.DataFrame, section: Mapping[str, Any]):
         ax.tick_params(labelsize=7)
     axes[0].set_yticks(range(len(order)), [f"{a} ({label})" if a in singles else a for a in order], fontsize=7)
     axes[0].invert_yaxis()
-    fig.suptitle(f"The paper's variants (diamonds) beside the baseline and the single-task arms at size {label} "
-                 "(dots: seeds; bar: mean)", fontsize=9)
+    head = ("The paper's variants (diamonds) beside the baseline and the single-task arms" if variants
+            else "No variant arm in this study: the baseline and the single-task arms")
+    fig.suptitle(f"{head} at size {label} (dots: seeds; bar: mean)", fontsize=9)
     return fig
 
 
@@ -188,9 +194,13 @@ def metrics(section: Mapping[str, Any]) -> dict[str, float]:
 
 
 def markdown(section: Mapping[str, Any]) -> list[str]:
-    """The report's variants section (markdown lines); empty without variant arms."""
+    """The report's variants section (markdown lines); without variant arms, a line saying so and the figure."""
     if not section.get("rows"):
-        return []
+        return ["## The paper's variants", "",
+                f"![The baseline and the single-task arms at size {section.get('size_label', 'full')}]"
+                f"({FIGURES['variants']})", "",
+                "No variant arm in this study (`variants.arms` is empty): the figure shows the baseline and the "
+                "single-task arms at the size the variants would train at.", ""]
 
     def num(x: float, signed: bool = False) -> str:
         if x is None or not np.isfinite(x):

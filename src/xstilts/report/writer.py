@@ -66,7 +66,7 @@ def build_report(
     }
     markdown = render_markdown(report, ctrl, means)
     extra = variants_mod.markdown(section)
-    if extra:  # after the comparison with the published numbers
+    if extra:  # after the comparison with the published numbers (always: the section says when it has no arm)
         head, sep, tail = markdown.partition("\n## Degradation\n")
         markdown = head + "\n" + "\n".join(extra) + sep + tail if sep else markdown + "\n" + "\n".join(extra)
     for name, data in images.items():
