@@ -57,7 +57,7 @@ def test_repro_writes_report_with_signal(smoke_repo):
                     "## Provenance"):
         assert section in md
     pngs = ("sensitivity.png", "degradation_vs_size.png", "model_health.png", "zero_shot_heatmap.png",
-            "seed_spread.png")
+            "seed_spread.png", "variants.png")
     for png in pngs:
         assert (smoke_repo / "reports" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (smoke_repo / "reports" / "correlation.html").read_text()
@@ -96,6 +96,17 @@ def test_repro_writes_report_with_signal(smoke_repo):
         assert (rows.target_run_id == "").all() and (rows.chance < 5).all()
         base = rows[(rows.subset == "clean") & (rows.arm == "baseline")]
         assert (base.score > 3 * base.chance).all()  # above a random ranking
+    # BUCC: each non-English language's pool mined with the threshold of its dev pool
+    bucc = results[results.target_task == "bucc"]
+    assert set(bucc.language) == set(params["study"]["languages"]) - {"en"} and set(bucc.metric) == {"bucc_f1"}
+    assert bucc.bucc_threshold.notna().all() and bucc.bucc_dev_f1.between(0, 100).all()
+    base = bucc[(bucc.subset == "clean") & (bucc.arm == "baseline")]
+    assert (base.score > 5 * base.chance).all()
+    # the paper's variants: one size, every seed, and a section of the report
+    variants = results[results.arm.isin(params["variants"]["arms"])]
+    assert set(variants.arm) == set(params["variants"]["arms"])
+    assert set(variants.size_label) == {str(params["variants"]["size"])}
+    assert "## The paper's variants" in md and "variants.multitask.clean" in metrics
 
 
 def test_adversaries_and_aflite_stage(smoke_repo):
