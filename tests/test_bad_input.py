@@ -143,3 +143,43 @@ def test_an_out_of_range_label_names_the_file_and_the_example(xnli_file):
     with pytest.raises(ValueError, match=r"en.parquet: label 7 of example 'b' is outside xnli's 3 labels \(0..2: "
                                          r"entailment, neutral, contradiction\)"):
         load_dataset("xnli", xnli_file)
+
+
+def test_a_read_only_tracking_store_fails_early_naming_it(tmp_path, monkeypatch):
+    """A local mlflow.db that cannot be written is one user error naming the file and the fix (not MLflow's
+    SQLAlchemy traceback); the failure is injected (root writes read-only files anyway), then tried for real when
+    the tests do not run as root."""
+    import os
+    import sqlite3
+
+    from xstilts.pipeline import stagerun
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    db = tmp_path / "mlflow.db"
+    sqlite3.connect(db).close()
+    tracking.check_writable(db)  # a writable store passes, and the probe leaves it as it was
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 0
+    real = sqlite3.connect
+
+    class ReadOnly:
+        def __init__(self, path):
+            self.con = real(path)
+
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA user_version ="):
+                raise sqlite3.OperationalError("attempt to write a readonly database")
+            return self.con.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.con, name)
+
+    monkeypatch.setattr(tracking.sqlite3, "connect", ReadOnly)
+    with pytest.raises(tracking.TrackingUnavailable, match=f"{db}: the MLflow store cannot be written.*chmod u"):
+        with tracking.stage_run(tmp_path, "tune", "x"):
+            pass
+    assert tracking.TrackingUnavailable in stagerun.user_errors()  # one line under `dvc repro`
+    monkeypatch.setattr(tracking.sqlite3, "connect", real)
+    if os.geteuid() != 0:
+        db.chmod(0o444)
+        with pytest.raises(tracking.TrackingUnavailable, match="cannot be written"):
+            tracking.check_writable(db)

@@ -88,7 +88,8 @@ def experiment_name(stage: str) -> str:
 
 
 class TrackingUnavailable(RuntimeError):
-    """The MLflow tracking server named by $MLFLOW_TRACKING_URI does not answer."""
+    """The MLflow tracking server named by $MLFLOW_TRACKING_URI does not answer, or the local store cannot be
+    written."""
 
 
 def _check_reachable(uri: str) -> None:
@@ -131,6 +132,29 @@ def relocate_artifacts(db: Path, root: Path) -> int:
         con.close()
 
 
+def check_writable(db: Path) -> None:
+    """The local sqlite store (or, before it exists, its folder) must be writable: TrackingUnavailable naming the
+    file and the fix, before MLflow would fail deep inside SQLAlchemy. The probe rewrites the database header's
+    user_version with its own value (a write sqlite refuses on a read-only file; MLflow does not use the field)."""
+    if not db.exists():
+        if not os.access(db.parent, os.W_OK):
+            raise TrackingUnavailable(f"{db.parent}: the folder of the MLflow store {db.name} is not writable; make "
+                                      f"it writable or set MLFLOW_TRACKING_URI to another store")
+        return
+    con = None
+    try:
+        con = sqlite3.connect(db)
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        con.execute(f"PRAGMA user_version = {int(version)}")
+        con.commit()
+    except sqlite3.OperationalError as exc:
+        raise TrackingUnavailable(f"{db}: the MLflow store cannot be written ({exc}); make it writable "
+                                  f"(chmod u+w {db}) or set MLFLOW_TRACKING_URI to another store") from exc
+    finally:
+        if con is not None:
+            con.close()
+
+
 @functools.cache
 def _store(root: str) -> str:
     """The tracking URI of `root`, checked once: a server must answer; this checkout's own sqlite store (never a
@@ -139,6 +163,7 @@ def _store(root: str) -> str:
     _check_reachable(uri)
     local = Path(root) / "mlflow.db"
     if uri == f"sqlite:///{local}":
+        check_writable(local)
         moved = relocate_artifacts(local, Path(root))
         if moved:
             print(f"tracking: {local} was written by another checkout; the artifact locations of {moved} "
