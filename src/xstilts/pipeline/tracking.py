@@ -148,6 +148,8 @@ def check_writable(db: Path) -> None:
         con.execute(f"PRAGMA user_version = {int(version)}")
         con.commit()
     except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            return  # e.g. locked by a reader (an open MLflow UI) for longer than the timeout: MLflow waits itself
         raise TrackingUnavailable(f"{db}: the MLflow store cannot be written ({exc}); make it writable "
                                   f"(chmod u+w {db}) or set MLFLOW_TRACKING_URI to another store") from exc
     finally:
