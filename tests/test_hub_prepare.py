@@ -169,7 +169,37 @@ def test_pretrain_pins_a_local_model(tmp_path):
     base, rand = (load_file(str(o / "model.safetensors")) for o in outs[1:])
     key = "embeddings.word_embeddings.weight"
     assert base.keys() == rand.keys() and not (base[key] == rand[key]).all()
+    assert info["lm_head"] == "absent" and not (outs[1] / "lm_head.safetensors").exists()  # a bare encoder has none
     assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt"))
+
+
+def test_pretrain_pins_the_models_masked_lm_head(tmp_path):
+    """A checkpoint with XLM-R's masked-LM head (as the hub's): the head is saved beside the baseline encoder, the
+    same weights, and the encoder is the checkpoint's own."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import XLMRobertaForMaskedLM
+
+    from xstilts.train.modeling import encoder_config, train_tokenizer
+    from xstilts.train.pretrain import pin_hub_model
+
+    src = tmp_path / "tiny-xlmr-mlm"
+    tok = train_tokenizer(["a b c d e", "f g h"], src, 32)
+    torch.manual_seed(0)
+    hf = XLMRobertaForMaskedLM(encoder_config(tok.get_vocab_size(), {"hidden_size": 16, "num_layers": 1,
+                                                                      "num_heads": 2, "intermediate_size": 32,
+                                                                      "max_length": 32}))
+    hf.save_pretrained(str(src))
+    outs = [tmp_path / n for n in ("tok", "base", "rand")]
+    info = pin_hub_model(str(src), "main", *outs, seed=3)
+    assert info["lm_head"] == "pretrained"
+    head = load_file(str(outs[1] / "lm_head.safetensors"))
+    assert sorted(head) == ["bias", "dense.bias", "dense.weight", "layer_norm.bias", "layer_norm.weight"]
+    for k, v in head.items():
+        assert torch.equal(v, hf.lm_head.state_dict()[k])
+    enc = load_file(str(outs[1] / "model.safetensors"))
+    assert torch.equal(enc["embeddings.word_embeddings.weight"], hf.roberta.embeddings.word_embeddings.weight)
+    assert not (outs[2] / "lm_head.safetensors").exists()  # the random control has no pretrained head
 
 
 def _every_target_mirror(root: Path) -> None:

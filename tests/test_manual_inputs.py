@@ -63,18 +63,23 @@ def test_paper_profile_lists_every_muse_dictionary_with_its_source(paper, tmp_pa
     items = inputs.manual_inputs(paper, tmp_path)
     muse = [i for i in items if i.key == "adversaries.code_switch.dictionaries"]
     assert [i.path for i in muse] == [f"data/muse/en-{lang}.txt" for lang in XNLI_MUSE]
-    # 14 MUSE dictionaries + the variants' user data: 14 translations of MNLI and 15 masked-LM texts
+    # 14 MUSE dictionaries + the variants' user data: 14 translations of MNLI (the masked-LM text is the hub's
+    # Wikipedia at a pinned revision: not a manual input)
     variant = [i for i in items if i.key in ("variants.translated.source", "variants.mlm.corpus")]
     assert [i.path for i in variant][:2] == ["data/variants/translated/mnli/ar.parquet",
                                              "data/variants/translated/mnli/bg.parquet"]
-    assert all(i.present is False for i in muse) and len(variant) == 14 + 15
-    assert len(inputs.missing(items)) == 14 + 14 + 15
+    assert all(i.present is False for i in muse) and len(variant) == 14
+    assert len(inputs.missing(items)) == 14 + 14
+    folder = copy.deepcopy(paper)
+    folder["variants"]["mlm"]["corpus"] = "data/variants/mlm"  # the user's own text instead: 15 files to supply
+    mlm = [i for i in inputs.manual_inputs(folder, tmp_path) if i.key == "variants.mlm.corpus"]
+    assert [i.path for i in mlm][:2] == ["data/variants/mlm/ar.txt", "data/variants/mlm/bg.txt"] and len(mlm) == 15
     source = {i.path.split("en-")[1][:2]: i.source for i in muse}
     assert source["de"] == "https://s3.amazonaws.com/arrival/dictionaries/en-de.txt"
     assert "not among MUSE" in source["sw"] and "not among MUSE" in source["ur"]  # MUSE has no en-sw, en-ur
     hub = [i for i in items if i.present is None]
     assert len(hub) == 1 and "huggingface" in hub[0].path  # a service: listed, not checked
-    with pytest.raises(inputs.ManualInputError, match=r"43 manual input\(s\) missing.*"
+    with pytest.raises(inputs.ManualInputError, match=r"28 manual input\(s\) missing.*"
                                                       r"adversaries.code_switch.dictionaries.*data/muse/en-ar\.txt"):
         inputs.require(paper, tmp_path)
     _muse(tmp_path)
@@ -123,13 +128,13 @@ def test_check_and_plan_list_them_and_exit_nonzero_until_present(paper, tmp_path
     assert "params.yaml: ok" in out.out and "MISSING     data/muse/en-de.txt" in out.out
     assert "https://s3.amazonaws.com/arrival/dictionaries/en-de.txt" in out.out
     assert "without them: drop code_switch from adversaries.subsets.xnli" in out.out
-    assert out.err.strip().startswith("error: 43 manual input(s) missing") and len(out.err.strip().splitlines()) == 1
+    assert out.err.strip().startswith("error: 28 manual input(s) missing") and len(out.err.strip().splitlines()) == 1
     assert cli.main(["plan"]) == cli.EXIT_MISSING_INPUTS
     out = capsys.readouterr()
     assert "estimated GPU-hours" in out.out and "assumed, not measured" in out.out and "MISSING" in out.out
     _muse(root)
     assert cli.main(["check"]) == 0
-    assert "manual inputs: 0 missing, 43 present, 1 not checked" in capsys.readouterr().out
+    assert "manual inputs: 0 missing, 28 present, 1 not checked" in capsys.readouterr().out
     assert cli.main(["plan"]) == 0
 
 
@@ -198,7 +203,7 @@ def test_a_failing_stage_prints_one_line_and_logs_the_traceback(paper, tmp_path)
     assert proc.returncode == stagerun.EXIT_USER_ERROR
     err = proc.stderr.strip()
     assert "Traceback" not in proc.stderr and err.splitlines() == [err], proc.stderr
-    assert err.startswith("prepare: error: 43 manual input(s) missing, nothing was read or downloaded")
+    assert err.startswith("prepare: error: 28 manual input(s) missing, nothing was read or downloaded")
     assert "`adversaries.code_switch.dictionaries`" in err and "data/muse/en-ur.txt" in err
     assert err.endswith("(traceback in .logs/prepare.log)")
     log = (root / ".logs" / "prepare.log").read_text()

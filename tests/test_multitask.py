@@ -124,3 +124,39 @@ def test_translated_training_set_adds_the_translations_of_exactly_the_subsample(
     short.to_parquet(paths.translated_path(tmp_path, "mnli", "ea"))
     with pytest.raises(ValueError, match=r"ea.parquet: no translation of 1 English training rows.*'m-2'"):
         V.translated_dataset(tmp_path, ds, ["ea"])
+
+
+def test_mlm_head_continues_the_pretrained_head_exactly(tmp_path):
+    """The pretrain stage's head (saved by save_lm_head, as pin_hub_model saves XLM-R's) gives the variant's MLM head
+    the same logits as transformers' XLMRobertaForMaskedLM; without a saved head, a fresh one (and None is read)."""
+    from transformers import XLMRobertaForMaskedLM
+
+    training.seed_everything(3)
+    cfg = modeling.encoder_config(50, W.TINY)
+    hf = XLMRobertaForMaskedLM(cfg).eval()
+    with torch.no_grad():  # a non-trivial head: a zero bias or unit norm would hide a key mix-up
+        for p in hf.lm_head.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    hf.roberta.save_pretrained(str(tmp_path))
+    assert modeling.load_lm_head(tmp_path) is None
+    modeling.save_lm_head(hf.lm_head, tmp_path)
+    state = modeling.load_lm_head(tmp_path)
+    assert sorted(state) == sorted(modeling.LM_HEAD_KEYS)  # the tied decoder weight is not duplicated
+    ours = multitask.MultiTaskModel(modeling.load_encoder(tmp_path), {"xnli": 3}, mlm=True, mlm_state=state).eval()
+    ids = torch.tensor([[0, 5, 9, 17, 2], [0, 33, 4, 2, 1]])
+    mask = (ids != 1).long()
+    with torch.no_grad():
+        expected = hf(input_ids=ids, attention_mask=mask).logits
+        got = ours(multitask.MLM, ids, mask)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    fresh = multitask.MultiTaskModel(modeling.load_encoder(tmp_path), {"xnli": 3}, mlm=True).eval()
+    with torch.no_grad():
+        assert not torch.allclose(fresh(multitask.MLM, ids, mask), expected)
+    wrong = {**state, "bias": torch.zeros(7)}
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        multitask.MLMHead(modeling.load_encoder(tmp_path), wrong)
+    with pytest.raises(ValueError, match="not a masked-LM head"):
+        from safetensors.torch import save_file
+
+        save_file({"dense.weight": state["dense.weight"]}, str(tmp_path / modeling.LM_HEAD))
+        modeling.load_lm_head(tmp_path)

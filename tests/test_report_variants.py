@@ -79,3 +79,47 @@ def test_seed_bootstrap_interval_widens_with_seed_noise():
     wide = V._boot_diff(np.array([0.0, 2.0, 4.0]), [np.array([0.0, 0.0, 0.0])], 500, rng)
     assert tight == (1.0, 1.0) and wide[0] < 1.0 < wide[1]
     assert np.isnan(V._boot_diff(np.array([1.0]), [np.array([0.0, 1.0])], 10, rng)[0])  # one seed: no interval
+
+
+def test_the_comparison_table_gains_the_variant_rows_with_the_papers_claims():
+    from xstilts.report import published
+    from xstilts.report.markdown import comparison_markdown
+
+    from .conftest import REPO
+
+    results, _, _ = make_study()
+    both = validate_results(_with_variant(_with_variant(results, "mlm", "mnli", 3.0), "multitask", "qqp", 0.0))
+    ref = published.load_reference(REPO / published.REFERENCE_PATH)
+    single = validate_results(results)
+    comp = published.comparison(single, ref, "synthetic", ["anli", "mnli", "qqp"])
+    rows = {r["arm"]: r for r in published.variant_comparison(both, ref, comp, ["multitask", "mlm"],
+                                                               {"mlm": "mnli"})}
+    targets = {t["target"]: t for t in comp["targets"]}
+    # mlm is mnli's models relabelled (clean scores unchanged): mnli's gains exactly, and 0 against mnli
+    for target, t in targets.items():
+        assert rows["mlm"]["gains"][target] == pytest.approx(t["gains"]["mnli"])
+        assert rows["mlm"]["versus"][target] == pytest.approx(0.0, abs=1e-12)
+        assert rows["multitask"]["versus"][target] == pytest.approx(t["gains"]["qqp"] - t["best_gain"])
+    assert rows["mlm"]["mean_gain"] == pytest.approx(np.mean([t["gains"]["mnli"] for t in targets.values()]))
+    assert rows["multitask"]["versus_label"] == "best single task per target" and rows["mlm"]["versus_label"] == "mnli"
+    multi = rows["multitask"]["published"]
+    assert multi["claim"] == "avg_gain_multitask" and multi["value"] == 8.7 and multi["status"] == "unverified"
+    assert rows["mlm"]["published"] is None and rows["mlm"]["claim_status"] == "verified"
+    comp["variants"] = list(rows.values())
+    text = comparison_markdown(comp)
+    assert "| multitask (variant) |" in text and "| mlm (variant) |" in text
+    line = next(x for x in text.splitlines() if "average gain 8.7" in x)
+    assert "UNVERIFIED, the seed document's figure" in line
+    assert published.variant_comparison(single, ref, comp, ["multitask"], {}) == []  # no variant arm in results
+
+
+def test_the_correlation_section_says_what_size_is_for_each_variant():
+    results, _, _ = make_study()
+    both = validate_results(_with_variant(_with_variant(results, "mlm", "mnli", 3.0), "multitask", "qqp", 0.0))
+    records = {"mlm": {"train_size": 3200, "share.mnli": 3200},
+               "multitask": {"train_size": 6600, "share.anli": 2400, "share.mnli": 3200, "share.qqp": 1000}}
+    note = V.analysis_note(V.summary(both, _params(["multitask", "mlm"]), records, RP))
+    assert note.startswith("The paper's variant arms do not enter these analyses")
+    assert "`multitask` (its size is the total of its 3 tasks' examples (6,600;" in note
+    assert "`mlm` (its task's 3,200 examples plus masked-LM text" in note
+    assert V.analysis_note(V.empty({})) == ""

@@ -77,7 +77,8 @@ def _walk(node: Any, schema: Any, key: str) -> None:
 
 
 # int keys where 0 is meaningful (the rest count)
-NON_NEGATIVE = ("finetune.restarts", "evaluate.retrieval_layer", "variants.multitask.examples_cap")
+NON_NEGATIVE = ("finetune.restarts", "evaluate.retrieval_layer", "variants.multitask.examples_cap",
+                "variants.mlm.max_lines")
 
 
 def _int_keys(schema: dict, key: str = ""):
@@ -339,15 +340,19 @@ def _cross_variants(p: dict) -> None:
     for key, sub, generated in (("mlm", "corpus", "pretrain"), ("translated", "source", "generated")):
         if key in va["arms"] and hub and va[key][sub] == generated:
             raise ConfigError(f"params.yaml: `variants.{key}.{sub}` = {generated!r} is the embedded benchmark's own "
-                              f"data; with `study.source: hub` give a folder ({_VARIANT_FOLDERS[key]})")
+                              f"data; with `study.source: hub` give {_VARIANT_SOURCES[key]}")
         if key in va["arms"] and not hub and va[key][sub] != generated:
             raise ConfigError(f"params.yaml: `variants.{key}.{sub}` = {va[key][sub]!r}: the embedded benchmark uses "
-                              f"its own data ({generated!r}); folders are for the paper profile")
+                              f"its own data ({generated!r}); the others are for the paper profile")
+    if "mlm" in va["arms"] and va["mlm"]["corpus"] == "wikipedia" and va["mlm"]["max_lines"] < 1:
+        raise ConfigError("params.yaml: `variants.mlm.max_lines` must be >= 1 with `variants.mlm.corpus: wikipedia` "
+                          "(the first lines of each language's dump are streamed; 0 would read the whole dump)")
 
 
-_VARIANT_FOLDERS = {"mlm": "one text file <lang>.txt per study language, a sentence per line",
-                    "translated": "<lang>.parquet per listed language, in the task's canonical schema, ids matching "
-                                  "its English training rows"}
+_VARIANT_SOURCES = {"mlm": "`wikipedia` (each language's Wikipedia at a pinned revision) or a folder with one text "
+                           "file <lang>.txt per listed language, a sentence per line",
+                    "translated": "a folder with <lang>.parquet per listed language, in the task's canonical schema, "
+                                  "ids matching its English training rows"}
 
 
 def _cross(p: dict) -> None:

@@ -199,12 +199,13 @@ def _variant_inputs(params: dict, root: Path) -> list[ManualInput]:
                 f"your machine translation of {tr['task']}'s English training rows into {lang} (canonical schema, "
                 f"the English rows' ids; e.g. XTREME's translate-train files converted), explicitly opted in",
                 "the translated variant arm", "drop translated from variants.arms and study.arms"))
-    if "mlm" in va["arms"]:
+    if "mlm" in va["arms"] and va["mlm"]["corpus"] not in ("pretrain", "wikipedia"):  # else: generated or the hub's
         for lang in va["mlm"]["languages"]:
             path = str(Path(va["mlm"]["corpus"]) / f"{lang}.txt")
             out.append(ManualInput(
                 "masked-LM text", "variants.mlm.corpus", path, _resolve(path, root).is_file(),
-                f"monolingual {lang} text, one sentence per line (e.g. a CC-100 or Wikipedia sample you pin)",
+                f"monolingual {lang} text, one sentence per line (or `variants.mlm.corpus: wikipedia`: the hub's "
+                f"Wikipedia at a pinned revision)",
                 "the mlm variant arm", "drop mlm from variants.arms and study.arms"))
     return out
 

@@ -134,6 +134,7 @@ class Mlm:
     share: float
     languages: list[str]
     corpus: str
+    max_lines: int
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ Writes, under the output directory:
   ``from_pretrained(id, revision=<sha>)`` resolves under ``HF_HUB_OFFLINE=1`` with ``HF_HOME=<out>/hf``;
 * ``ccgbank/``: a tiny sample in ``load_ccgbank``'s format (``<split>.tokens`` / ``<split>.tags``);
 * ``muse/en-<lang>.txt``: tiny MUSE-format bilingual dictionaries for ``code_switch``;
-* ``variants/mlm/<lang>.txt``: masked-LM text for the ``mlm`` variant (a sentence per line).
+* ``mirror/wikipedia/<lang>/train.parquet``: Wikipedia articles in ``wikimedia/wikipedia``'s schema (id, url,
+  title, text; paragraphs, a heading and a blank line in each text), the ``mlm`` variant's masked-LM text.
 
 Every example comes from templates over a small lexicon in English, German, Chinese and Arabic (four scripts'
 worth of tokenisation: spaces, umlauts, no spaces, right-to-left), so the real-data adversaries find what they
@@ -379,14 +380,26 @@ def build_muse(out: Path) -> None:
         (out / f"en-{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def build_mlm_text(out: Path) -> list[str]:
-    """variants/mlm/<lang>.txt: short lexicon sentences, one per line, for the `mlm` variant's masked-LM loss."""
-    out.mkdir(parents=True, exist_ok=True)
+def build_wikipedia(root: Path) -> list[str]:
+    """wikipedia/<lang>/train.parquet in wikimedia/wikipedia's schema: one article per lexicon name, its text a
+    heading line too short to be an MLM example, then two paragraphs of lexicon words separated by a blank line (the
+    dumps' layout), for the `mlm` variant's masked-LM text (xstilts.data.hub.corpus)."""
+    import datasets
+
     texts = []
     for lang in LANGS:
-        lines = [f"{a} {b} {c}" for a, b, c in zip(LEX[lang]["names"], LEX[lang]["things"], LEX[lang]["places"])]
-        (out / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        texts += lines
+        lex = LEX[lang]
+        rows: dict[str, list[str]] = {"id": [], "url": [], "title": [], "text": []}
+        for i, (name, thing, place) in enumerate(zip(lex["names"], lex["things"], lex["places"])):
+            other, far = lex["things"][(i + 1) % len(lex["things"])], lex["places"][(i + 2) % len(lex["places"])]
+            paras = [f"{name} {thing} {place} {other} {name} {far} {thing} {place}",
+                     f"{place} {name} {thing} {far} {place} {other} {name} {thing}"]
+            rows["id"].append(str(i + 1))
+            rows["url"].append(f"https://{lang}.wikipedia.org/wiki?curid={i + 1}")
+            rows["title"].append(name)
+            rows["text"].append(f"{name}\n\n" + "\n\n".join(paras) + "\n")
+            texts += paras
+        _write(rows, {k: datasets.Value("string") for k in rows}, root / "wikipedia" / lang / "train.parquet")
     return texts
 
 
@@ -425,7 +438,7 @@ def build(out: Path, revision: str | None = None, seed: int = 0) -> dict:
     texts = build_datasets(out / "mirror", seed)
     texts += build_ccgbank(out / "ccgbank", seed)
     build_muse(out / "muse")
-    build_mlm_text(out / "variants" / "mlm")
+    build_wikipedia(out / "mirror")
     snap = build_model(out / "hf", texts, revision, seed)
     info = {"model": MODEL_ID, "revision": revision, "snapshot": str(snap.relative_to(out)),
             "datasets": sorted(p.name for p in (out / "mirror").iterdir()), "languages": list(LANGS)}

@@ -156,9 +156,18 @@ def compute_report(
     with_variants = df_all  # the variant arms beside the single-task ones (xstilts.report.variants): never above
     section: dict[str, Any] = variants_mod.empty(params)
     if variants is not None:
-        with_variants = pd.concat([df_all, validate_results(variants[0])], ignore_index=True)
+        variant_rows = validate_results(variants[0])
+        with_variants = pd.concat([df_all, variant_rows], ignore_index=True)
         section = variants_mod.summary(with_variants, params, variants[1], rp)
         metrics = dict(sorted({**metrics, **variants_mod.metrics(section)}.items()))
+        # the comparison table's variant rows: its measure, on the models the single-task rows keep
+        flagged_variants = ([f for f in flagged_models(health_table(variant_rows)) if not f["control"]]
+                            if rp["exclude_degenerate"] else [])
+        comp["variants"] = published.variant_comparison(
+            pd.concat([df, exclude(variant_rows, flagged_variants)], ignore_index=True), ref, comp,
+            section["arms"], {a: params["variants"][a]["task"] for a in ("mlm", "translated") if a in section["arms"]})
+        shown = {r["published"]["claim"] for r in comp["variants"] if r["published"]}
+        comp["other_claims"] = [o for o in comp["other_claims"] if o["claim"] not in shown]
     info = design_info(design)
     report: dict[str, Any] = {
         "schema": SCHEMA_VERSION,

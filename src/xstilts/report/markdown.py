@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import variants as variants_mod
 from .constants import (
     ANALYSES,
     CELL_KEYS,
@@ -190,11 +191,29 @@ def comparison_markdown(comp: Mapping[str, Any]) -> str:
     lines += ["", "Ours: clean score averaged over the evaluated languages (English included where evaluated) and "
               "seeds; gain = intermediate task at its natural size − baseline (points)."]
     arms = sorted({a for t in comp["targets"] for a in t["gains"]})
+    variants = comp.get("variants") or []
     if arms:
         rows = [[a, *[fmt(t["gains"].get(a), 1) for t in comp["targets"]]] for a in arms]
+        rows += [[f"{v['arm']} (variant)", *[fmt(v["gains"].get(t["target"]), 1) for t in comp["targets"]]]
+                 for v in variants]
         lines += ["", "Our gain of each intermediate task over the baseline, per target task (points; the published "
-                  "per-intermediate-task numbers are not available, see below):", "",
+                  "per-intermediate-task numbers are not available, see below)"
+                  + (", and of the paper's variants at their one size" if variants else "") + ":", "",
                   md_table(["intermediate task", *[t["target"] for t in comp["targets"]]], rows)]
+    if variants:
+        body = []
+        for v in variants:
+            body.append([v["arm"], f"{fmt(v['mean_gain'], 1)} ({v['n_targets']} targets)",
+                         f"{fmt(v['mean_versus'], 1)} (vs {v['versus_label']})", v["claim_text"], v["claim_source"],
+                         v["claim_status"]])
+            e = v["published"]
+            if e:
+                body.append(["", "", "", f"average gain {fmt(e['value'], 1)} ({e['claim']})", e["source_key"],
+                             f"{e['status'].upper()}, the seed document's figure: {e['note']}"])
+        lines += ["", "The paper's variants against what it says about them (ours: the measure above, mean over the "
+                  "target tasks; models flagged degenerate left out as in the single-task rows):", "",
+                  md_table(["variant", "ours: gain over the baseline", "ours: vs English-only intermediate training",
+                            "the paper", "source", "status"], body, "lrrlll")]
     h = comp["headline"]
     if h["published"]:
         e = h["published"]
@@ -525,7 +544,8 @@ def render_markdown(report: Mapping[str, Any], ctrl: pd.DataFrame, means: pd.Dat
         "## Adversaries\n\n" + adversaries_markdown(report.get("adversaries", [])),
         "## Comparison with the published numbers\n\n" + comparison_markdown(report["comparison"]),
         "## Degradation\n\n" + degradation_markdown(means),
-        "## Correlation with log2(train size)\n\n" + correlation_markdown(corr, rp),
+        "## Correlation with log2(train size)\n\n" + correlation_markdown(corr, rp)
+        + ("\n\n" + note if (note := variants_mod.analysis_note(report.get("variants") or {})) else ""),
         "## Models with task effects (slopes per doubling)\n\n" + models_markdown(corr),
         "## Per-language tests and multiple comparisons\n\n" + tests_markdown(corr, fam, rp),
         "## More figures\n\n"

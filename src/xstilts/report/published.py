@@ -159,3 +159,53 @@ def comparison(results: pd.DataFrame, reference: pd.DataFrame, source: str, inte
         {e["claim"] for t in targets for e in t["published"].values() if e and "claim" in e} | {HEADLINE_CLAIM})]
     return {"status": status, "source": source, "targets": targets, "headline": headline, "gaps": list(GAPS),
             "other_claims": others.drop(columns=["source"]).to_dict(orient="records"), "references": refs}
+
+
+VARIANT_CLAIMS: dict[str, dict[str, Any]] = {
+    "multitask": {"text": "\"multi-task intermediate offers small additional improvements\"",
+                  "source_key": "ABS2", "status": "verified", "claim": "avg_gain_multitask"},
+    "mlm": {"text": "continuing multilingual MLM during intermediate training does not consistently outperform "
+                    "English-only intermediate training", "source_key": "ABS2", "status": "verified"},
+    "translated": {"text": "machine-translated intermediate data does not consistently outperform English-only "
+                           "intermediate training", "source_key": "ABS2", "status": "verified"},
+}
+"""What Phang et al. (2020) say about each of their variants (the AACL abstract), and for multi-task training the
+reference table's average-gain row (`claim`: +8.7, from third-party pages only, unverified)."""
+
+
+def variant_comparison(results: pd.DataFrame, reference: pd.DataFrame, comp: dict[str, Any],
+                       variant_arms: Iterable[str], tasks_of: dict[str, str]) -> list[dict[str, Any]]:
+    """The rows of the comparison table for the paper's variants: per variant arm its gain over the baseline on
+    each target task (the measure of `comparison`: clean score over the evaluated languages and seeds, at the
+    variant's one size), their mean, and its difference from the English-only arm the paper's claim is about (the
+    best single task of each target for `multitask`, its own task `tasks_of[arm]` for `mlm` and `translated`),
+    beside the claim with its source and status. `results` must hold the baseline, the single-task arms at
+    "full" and the variant arms (models flagged degenerate left out as the caller decides)."""
+    arms = [a for a in variant_arms if a in set(results["arm"])]
+    if not arms:
+        return []
+    means = clean_means(results, ["baseline", *arms, *[t["best_arm"] for t in comp["targets"] if t["best_arm"]],
+                                  *tasks_of.values()])
+    rows = []
+    for arm in arms:
+        gains, versus = {}, {}
+        for t in comp["targets"]:
+            sel = means[means["target_task"] == t["target"]].set_index("arm")["score"]
+            if arm not in sel.index or "baseline" not in sel.index:
+                continue
+            gains[t["target"]] = float(sel[arm] - sel["baseline"])
+            ref = t["best_arm"] if arm == "multitask" else tasks_of.get(arm)
+            if ref in sel.index:
+                versus[t["target"]] = float(sel[arm] - sel[ref])
+        claim = VARIANT_CLAIMS.get(arm, {})
+        row = reference[reference["claim"] == claim.get("claim")] if claim.get("claim") else reference.iloc[:0]
+        rows.append({
+            "arm": arm, "gains": gains, "mean_gain": sum(gains.values()) / len(gains) if gains else math.nan,
+            "versus": versus, "versus_label": ("best single task per target" if arm == "multitask"
+                                               else tasks_of.get(arm, "")),
+            "mean_versus": sum(versus.values()) / len(versus) if versus else math.nan,
+            "n_targets": len(gains), "claim_text": claim.get("text", ""), "claim_source": claim.get("source_key", ""),
+            "claim_status": claim.get("status", ""),
+            "published": _entry(row.iloc[0]) if len(row) else None,
+        })
+    return rows

@@ -193,6 +193,27 @@ def metrics(section: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in sorted(out.items()) if v is not None and np.isfinite(v)}
 
 
+def analysis_note(section: Mapping[str, Any]) -> str:
+    """What "size" is for each variant arm and that it stays out of the within-task analysis (one sentence for
+    the correlation section; empty without variant arms)."""
+    parts = []
+    for row in section.get("rows", []):
+        size = f"{row['train_size']:,}" if row.get("train_size") is not None else "n/a"
+        if row["arm"] == "multitask":
+            what = (f"its size is the total of its {len(row['shares'])} tasks' examples ({size}; each task's share "
+                    "in \"The paper's variants\"), not a subsample of one task, and shares move together")
+        elif row["arm"] == "translated":
+            what = (f"{size} examples, of which {row['counts'].get('english', 0):,} English: translations change "
+                    "what is trained on, not how much of one task")
+        else:
+            what = f"its task's {size} examples plus masked-LM text: one size, a different objective"
+        parts.append(f"`{row['arm']}` ({what})")
+    if not parts:
+        return ""
+    return ("The paper's variant arms do not enter these analyses (`in_size_analysis: false` in correlation.json): "
+            + "; ".join(parts) + ".")
+
+
 def markdown(section: Mapping[str, Any]) -> list[str]:
     """The report's variants section (markdown lines); without variant arms, a line saying so and the figure."""
     if not section.get("rows"):
@@ -210,7 +231,8 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
     lines = ["## The paper's variants", "",
              f"![The paper's variants beside the single-task arms]({FIGURES['variants']})", "",
              f"Each variant is one arm at size `{section['size_label']}`, evaluated like every arm; none enters the "
-             "size analyses above (a multi-task arm's size is its tasks' total). Differences are of the means over "
+             "size analyses (the degradation tables, correlations and models below; a multi-task arm's size is its "
+             "tasks' total). Differences are of the means over "
              f"seeds; the intervals resample each arm's seeds (95%; rough with {section.get('n_seeds', '?')} seeds "
              "per arm, and test examples held fixed).", "",
              "| variant | training examples | zero-shot clean | vs | difference [95% CI] | pooled degradation | "

@@ -106,8 +106,9 @@ def independent_encoder(root: Path, params: dict, tok, out: Path) -> dict:
     lexicon = read_parquet(prepared / "lexicon.parquet")
     corpus = pd.concat([read_parquet(prepared / f"{lang}.parquet").assign(lang=lang) for lang in langs])
     seed = params["adversaries"]["aflite"]["encoder_seed"]
-    encoder, _, losses, align = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, seed)
-    encoder.save_pretrained(str(out))
+    pre = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, seed)
+    losses, align = pre.losses, pre.alignment
+    pre.encoder.save_pretrained(str(out))
     print(f"aflite: reference encoder pretrained from seed {seed} (mlm loss {sum(losses[-20:]) / 20:.3f})")
     return {"reference_encoder_seed": seed, "reference_encoder_mlm_loss_final": sum(losses[-20:]) / len(losses[-20:]),
             **{f"reference_encoder_align.{lang}.cosine_after": d["cosine_after"] for lang, d in align.items()}}

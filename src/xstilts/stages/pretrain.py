@@ -1,6 +1,6 @@
 """Stage `pretrain`: word-level tokenizer (models/tokenizer) + tiny XLM-R masked-LM encoder with explicit
-cross-lingual alignment (models/arms/baseline), and a random-init encoder with the same config
-(models/arms/random, the control)."""
+cross-lingual alignment (models/arms/baseline, with its masked-LM head in lm_head.safetensors), and a random-init
+encoder with the same config (models/arms/random, the control)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..core import paths
 from ..core.io import atomic_path, md5_file, read_parquet, write_metrics
 from ..pipeline import stagerun, tracking
 from ..train.loop import seed_everything
-from ..train.modeling import new_encoder, train_tokenizer
+from ..train.modeling import new_encoder, save_lm_head, train_tokenizer
 from ..train.pretrain import pretrain_aligned
 
 
@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> None:
                     "training")
         tok = train_tokenizer(sorted(set(lexicon.form)) + corpus.text.tolist(), tok_out, p["max_length"])
         vocab = tok.get_vocab()
-        encoder, cfg, losses, align = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, p["seed"])
+        pre = pretrain_aligned(tok, corpus.text.tolist(), lexicon, params, p["seed"])
+        encoder, cfg, losses, align = pre.encoder, pre.config, pre.losses, pre.alignment
         encoder.save_pretrained(str(base_out))
+        save_lm_head(pre.lm_head, base_out)  # the mlm variant continues it
         (base_out / "alignment.json").write_text(json.dumps(align, indent=2, sort_keys=True) + "\n")
         seed_everything(p["seed"] + 1)
         new_encoder(cfg).save_pretrained(str(rand_out))

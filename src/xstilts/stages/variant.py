@@ -4,7 +4,7 @@ pretrained baseline encoder, for every seed, at the one size `variants.size`:
 - `multitask`: every intermediate task at once (shared encoder, a head each, one task per optimizer step from a
   seeded jiant sampler; xstilts.train.multitask);
 - `mlm`: one task with a multilingual masked-LM loss on a fixed share of the steps (as many steps of the task as
-  its single-task model takes, on average);
+  its single-task model takes, on average), continuing the baseline's own masked-LM head;
 - `translated`: one task on its English data plus its translations (a single-task fine-tuning with the
   degenerate-model restarts of the intermediate stage).
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
             run_params = {"arm": arm, "intermediate_task": arm, "train_size": plan.train_size, "size_label": label,
                           "seed": seed, "learning_rate": plan.learning_rate, "variant.tasks": ",".join(plan.tasks)}
             if arm == "translated":
-                info = _translated(root, params, plan, tok, seed, cell, run_params, parent.run_id, metrics, runs)
+                info = _translated(root, params, plan, tok, seed, cell, run_params, metrics, runs)
             else:
                 info = _multitask(root, params, plan, tok, seed, cell, run_params, mlm_text, metrics, runs)
             info.update(parent_run_id=parent.run_id)
@@ -70,7 +70,7 @@ def _multitask(root, params, plan, tok, seed, cell, run_params, mlm_text, metric
     from ..train import health, multitask
     from ..train.finetune import encode_options, hyper
     from ..train.loop import FitSettings, evaluate
-    from ..train.modeling import freeze_word_embeddings, load_encoder
+    from ..train.modeling import freeze_word_embeddings, load_encoder, load_lm_head
     from ..train.pretrain import encode_corpus
 
     va, ft = params["variants"], params["finetune"]
@@ -96,15 +96,18 @@ def _multitask(root, params, plan, tok, seed, cell, run_params, mlm_text, metric
     sampler = va["multitask"]["sampler"] if plan.arm == "multitask" else "proportional"
     probs = multitask.probabilities(sizes, sampler, temperature=va["multitask"]["temperature"], cap=cap, fixed=fixed)
     encoder = load_encoder(paths.arm_dir(root, "baseline"))
+    # the masked-LM loss continues the baseline's own MLM head (as jiant does), where the pretrain stage saved one
+    head_state = load_lm_head(paths.arm_dir(root, "baseline")) if mlm_text is not None else None
     torch.manual_seed(seed)
     model = multitask.MultiTaskModel(
         encoder, {t: plan.train[t].fmt.out_features(plan.train[t].task.num_labels) for t in plan.tasks},
-        mlm=mlm_text is not None)
+        mlm=mlm_text is not None, mlm_state=head_state)
     freeze_word_embeddings(model, ft["freeze_embeddings"])
     rule = health.Rule.from_params(params)
     seed_mix = seed * 1000 + params["variants"]["seed"]
     extra = {"variant.sampler": sampler, "variant.steps": steps, "variant.examples_cap": cap,
-             **({"variant.mlm_share": va["mlm"]["share"], "variant.mlm_sentences": len(comps[-1].feats)}
+             **({"variant.mlm_share": va["mlm"]["share"], "variant.mlm_sentences": len(comps[-1].feats),
+                 "variant.mlm_head": "pretrained" if head_state is not None else "fresh"}
                 if mlm_text is not None else {})}
     with tracking.child_run(root, "variant", f"{plan.arm}-{cell}", params={**run_params, **extra},
                             tags={f"tune_run_id.{t}": r for t, r in plan.tune_runs.items()}) as run:
@@ -140,16 +143,19 @@ def _multitask(root, params, plan, tok, seed, cell, run_params, mlm_text, metric
     for n, k in result.steps.items():
         metrics[f"{cell}.steps.{n}"] = k
     metrics[f"{cell}.degenerate_tasks"] = len(degenerate)
+    if mlm_text is not None:
+        metrics["mlm_head_pretrained"] = int(head_state is not None)
     runs[f"{cell}.mlflow_run_id"] = run_id
     return {**run_params, "model": model, "mlflow_run_id": run_id, "shares": plan.shares, "counts": plan.counts,
             "sampler": sampler, "probabilities": result.probabilities, "steps": result.steps,
             "dev_scores": dev_scores, "task_health": dev_health, "degenerate_tasks": degenerate,
             "restarts": 0, "degenerate": len(degenerate) == len(dev_scores),
             "dev_health": {"score": mean_dev, "reasons": "mean over the tasks' own heads"}, "data_md5": {
-                t: plan.train[t].md5 for t in plan.tasks}}
+                t: plan.train[t].md5 for t in plan.tasks},
+            **({"mlm_head": extra["variant.mlm_head"]} if mlm_text is not None else {})}
 
 
-def _translated(root, params, plan, tok, seed, cell, run_params, parent_id, metrics, runs) -> dict:
+def _translated(root, params, plan, tok, seed, cell, run_params, metrics, runs) -> dict:
     """One single-task model on English + translated data (the intermediate stage's cell, restarts included)."""
     from ..pipeline.cellrun import train_cell
     from ..train.finetune import hyper

@@ -89,6 +89,35 @@ def load_encoder(path: Path):
     return model
 
 
+LM_HEAD = "lm_head.safetensors"
+"""The masked-LM head saved next to an encoder that has one (the pretrain stage's baseline): XLM-R's
+`lm_head` without its decoder weight, which is the tied word embeddings."""
+LM_HEAD_KEYS = ("bias", "dense.bias", "dense.weight", "layer_norm.bias", "layer_norm.weight")
+
+
+def save_lm_head(lm_head: nn.Module, path: Path) -> None:
+    """Write `lm_head`'s own weights (XLM-R's names; the tied decoder weight left out) into encoder folder `path`."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in lm_head.state_dict().items() if k in LM_HEAD_KEYS}
+    if sorted(state) != sorted(LM_HEAD_KEYS):
+        raise ValueError(f"not an XLM-R masked-LM head: has {sorted(lm_head.state_dict())}")
+    save_file(state, str(Path(path) / LM_HEAD))
+
+
+def load_lm_head(path: Path) -> dict[str, torch.Tensor] | None:
+    """The masked-LM head saved next to the encoder in `path` (safetensors), or None where the encoder has none."""
+    from safetensors.torch import load_file
+
+    file = Path(path) / LM_HEAD
+    if not file.exists():
+        return None
+    state = load_file(str(file))
+    if sorted(state) != sorted(LM_HEAD_KEYS):
+        raise ValueError(f"{file}: not a masked-LM head (keys {sorted(state)}, expected {list(LM_HEAD_KEYS)})")
+    return state
+
+
 class TaskModel(nn.Module):
     """Encoder + a linear head whose output size depends on the format (labels, 1 per choice, 2 for spans)."""
 

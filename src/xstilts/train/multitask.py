@@ -10,8 +10,9 @@ one shared encoder, a head per task, and one task sampled per optimizer step fro
 The number of optimizer steps is jiant's: sum over tasks of epochs x ceil(min(n_t, cap) / (batch x grad_accum)).
 A component can instead take a fixed share of the steps (`fixed`): the masked-LM loss mixed into intermediate
 training (jiant's `mlm_simple` task, 15% masking with 80/10/10 replacement) is such a component, with its own head
-tied to the word embeddings (jiant continues with the pretrained model's MLM head; the encoders here are saved
-without one, so the head's transform and bias start fresh).
+tied to the word embeddings that continues from the pretrained model's own MLM head, as jiant does (the pretrain
+stage saves it next to the baseline encoder: `lm_head.safetensors`; a head starts fresh only where the encoder
+has none, and the variant stage records which).
 
 Single process only (no data-parallel multi-task training; the stage refuses a launcher)."""
 
@@ -70,30 +71,37 @@ def total_steps(sizes: dict[str, int], epochs: int, batch_size: int, grad_accum:
 
 
 class MLMHead(nn.Module):
-    """XLM-R's masked-LM head (dense, GELU, layer norm, then the decoder tied to the word embeddings)."""
+    """XLM-R's masked-LM head (dense, GELU, layer norm, then the decoder tied to the word embeddings), with
+    transformers' parameter names; `state` (xstilts.train.modeling.load_lm_head) continues a pretrained head."""
 
-    def __init__(self, encoder: nn.Module):
+    def __init__(self, encoder: nn.Module, state: dict[str, torch.Tensor] | None = None):
         super().__init__()
         hidden = encoder.config.hidden_size
         self.dense = nn.Linear(hidden, hidden)
-        self.norm = nn.LayerNorm(hidden, eps=encoder.config.layer_norm_eps)
+        self.layer_norm = nn.LayerNorm(hidden, eps=encoder.config.layer_norm_eps)
         self.embeddings = encoder.embeddings.word_embeddings  # tied (not a copy)
         self.bias = nn.Parameter(torch.zeros(self.embeddings.num_embeddings))
+        if state is not None:
+            result = self.load_state_dict(state, strict=False)
+            if result.unexpected_keys or result.missing_keys != ["embeddings.weight"]:
+                raise ValueError(f"masked-LM head does not fit this encoder (missing {result.missing_keys}, "
+                                 f"unexpected {result.unexpected_keys})")
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        h = self.norm(nn.functional.gelu(self.dense(hidden)))
+        h = self.layer_norm(nn.functional.gelu(self.dense(hidden)))
         return h @ self.embeddings.weight.T + self.bias
 
 
 class MultiTaskModel(nn.Module):
     """A shared encoder with one linear head per task (`out_features` by name) and optionally an MLM head."""
 
-    def __init__(self, encoder: nn.Module, out_features: dict[str, int], mlm: bool = False, dropout: float = 0.1):
+    def __init__(self, encoder: nn.Module, out_features: dict[str, int], mlm: bool = False, dropout: float = 0.1,
+                 mlm_state: dict[str, torch.Tensor] | None = None):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({t: nn.Linear(encoder.config.hidden_size, n) for t, n in out_features.items()})
-        self.mlm_head = MLMHead(encoder) if mlm else None
+        self.mlm_head = MLMHead(encoder, mlm_state) if mlm else None
 
     def forward(self, task: str, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

@@ -103,14 +103,16 @@ def plan(root: Path, params: dict, arm: str) -> Plan:
 
 
 def mlm_sentences(root: Path, params: dict) -> dict[str, list[str]]:
-    """The masked-LM text of each of `variants.mlm.languages`: the pretraining corpus (`variants.mlm.corpus:
-    pretrain`) or the prepared copy of the user's folder (data/prepared/variants/mlm/<lang>.parquet)."""
+    """The masked-LM text of each of `variants.mlm.languages`, its first `variants.mlm.max_lines` lines (0 = all): the
+    pretraining corpus (`variants.mlm.corpus: pretrain`) or what `prepare` wrote from the hub's Wikipedia or the
+    user's folder (data/prepared/variants/mlm/<lang>.parquet)."""
     out = {}
+    cap = params["variants"]["mlm"]["max_lines"] or None
     for lang in params["variants"]["mlm"]["languages"]:
         path = (paths.pretrain_corpus_dir(root) / f"{lang}.parquet" if params["variants"]["mlm"]["corpus"] == "pretrain"
                 else paths.mlm_corpus_path(root, lang))
         if not path.exists():
             raise FileNotFoundError(f"{path}: the masked-LM text of {lang} is missing (variants.mlm.corpus); run "
                                     f"`dvc repro prepare`")
-        out[lang] = [t for t in read_parquet(path)["text"].tolist() if t.strip()]
+        out[lang] = [t for t in read_parquet(path)["text"].tolist() if t.strip()][:cap]
     return out

@@ -113,4 +113,4 @@ def require_gold(df: pd.DataFrame, column: str, key: str, split: str, placeholde
     return df.loc[~bad].reset_index(drop=True)
 
 
-from . import intermediate, targets  # noqa: E402,F401  (registration)
+from . import corpus, intermediate, targets  # noqa: E402,F401  (registration)

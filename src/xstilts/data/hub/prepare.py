@@ -36,7 +36,7 @@ from ...core import paths
 from ...core import tasks as T
 from .. import schema
 from ..testsets import load_dictionaries, write_test_set
-from . import HubError, get, lareqa, load_split
+from . import HubError, corpus, get, lareqa, load_split
 from .intermediate import anli_rounds, compose_anli_plus, load_ccgbank
 from .languages import VERSIONS
 from .targets import HUB_LANGS, hub_lang, load_bucc_pool, load_mewslix
@@ -154,9 +154,20 @@ def target_languages(hp: dict, task: str) -> tuple[list[str], list[str]]:
     return sorted(used, key=lambda x: (x != "en", x)), [lang for lang in langs if lang not in used]
 
 
-def used_keys(hp: dict, st: dict) -> list[str]:
-    """Hub dataset keys a study reads (their revisions go into the prepare metrics)."""
-    keys = set()
+WIKIPEDIA = "wikipedia"
+"""`variants.mlm.corpus` value (and hub key) of the masked-LM text from wikimedia/wikipedia
+(xstilts.data.hub.corpus)."""
+
+
+def _reads_wikipedia(params: dict) -> bool:
+    va = params.get("variants") or {"arms": []}
+    return "mlm" in va["arms"] and va["mlm"]["corpus"] == WIKIPEDIA
+
+
+def used_keys(hp: dict, st: dict, params: dict | None = None) -> list[str]:
+    """Hub dataset keys a study reads (their revisions go into the prepare metrics); with `params`, the variants'
+    (the mlm variant's Wikipedia) too."""
+    keys = {WIKIPEDIA} if params is not None and _reads_wikipedia(params) else set()
     for task in st["intermediate_tasks"]:
         if task == "squad":
             keys.add(f"squad_{hp.get('squad_version', 'v1')}")
@@ -223,13 +234,18 @@ def mirror_files(params: dict) -> dict[str, list[Path]]:
         if task == "xcopa":
             for split in ("train", "dev"):
                 add(XCOPA_FIRST_STAGE, split)
+    if _reads_wikipedia(params):
+        for lang in params["variants"]["mlm"]["languages"]:
+            add(WIKIPEDIA, "train", lang)
     return {key: sorted(set(files)) for key, files in out.items()}
 
 
 def _variant_data(params: dict, out: Path, summary: dict, progress: Callable[[str], None]) -> None:
-    """The paper's variants' user-supplied data (xstilts.core.inputs lists them as manual inputs): the translations
-    of the `translated` task's training rows (<folder>/<lang>.parquet, canonical schema) and the masked-LM text of
-    the `mlm` variant (<folder>/<lang>.txt, a sentence per line), copied into data/prepared after checks."""
+    """The paper's variants' data: the translations of the `translated` task's training rows (a folder the user
+    supplies, <folder>/<lang>.parquet in the canonical schema) and the masked-LM text of the `mlm` variant (each
+    language's Wikipedia at a pinned revision, `variants.mlm.corpus: wikipedia`, or <folder>/<lang>.txt, a sentence
+    per line), at most `variants.mlm.max_lines` lines a language, written into data/prepared after checks. The
+    folders are manual inputs (xstilts.core.inputs)."""
     va = params["variants"]
     if "translated" in va["arms"]:
         task, folder = va["translated"]["task"], Path(va["translated"]["source"])
@@ -240,14 +256,22 @@ def _variant_data(params: dict, out: Path, summary: dict, progress: Callable[[st
             schema.write(df, paths.translated_path(None, task, lang, prepared=out), T.get(task).format)
             summary[f"{task}.translated.{lang}"] = len(df)
     if "mlm" in va["arms"]:
-        folder = Path(va["mlm"]["corpus"])
-        progress("prepare (hub): masked-LM text")
-        for lang in va["mlm"]["languages"]:
-            lines = [t for t in (folder / f"{lang}.txt").read_text(encoding="utf-8").splitlines() if t.strip()]
+        mlm, hp = va["mlm"], params["hub"]
+        wiki = mlm["corpus"] == WIKIPEDIA
+        progress(f"prepare (hub): masked-LM text ({'Wikipedia' if wiki else mlm['corpus']})")
+        for lang in mlm["languages"]:
+            if wiki:  # streamed: the dump's first max_lines paragraphs (xstilts.data.hub.corpus)
+                lines = corpus.wikipedia_lines(lang, mlm["max_lines"], revision=revision_of(hp, WIKIPEDIA),
+                                               data_files=_files(hp, WIKIPEDIA, "train", lang))
+            else:
+                text = (Path(mlm["corpus"]) / f"{lang}.txt").read_text(encoding="utf-8")
+                lines = [t for t in text.splitlines() if t.strip()][:mlm["max_lines"] or None]
             path = paths.mlm_corpus_path(None, lang, prepared=out)
             path.parent.mkdir(parents=True, exist_ok=True)
             pd.DataFrame({"text": lines}).to_parquet(path, index=False, compression="zstd")
             summary[f"mlm.{lang}"] = len(lines)
+        summary["mlm.source"] = (f"{corpus.WIKIPEDIA_REPO} ({get(WIKIPEDIA).config.format(lang='<lang>')})" if wiki
+                                 else f"user-supplied folder {mlm['corpus']}")
 
 
 def retrieval_test_sets(hp: dict, task: str, langs: list[str], summary: dict) -> tuple[dict[str, pd.DataFrame], dict]:
@@ -352,7 +376,7 @@ def prepare_hub(params: dict, out: Path, progress: Callable[[str], None] = print
         schema.write_task_json(task, params, out, {"languages": langs, "languages_missing_on_hub": missing,
                                                    "adversaries": params["adversaries"]["subsets"].get(task, []),
                                                    **extra})
-    for key in used_keys(hp, st):
+    for key in used_keys(hp, st, params):
         summary[f"revision.{key}"] = revision_of(hp, key)
 
     pin = paths.pretrain_corpus_dir(None, prepared=out) / "model.json"

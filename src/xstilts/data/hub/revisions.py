@@ -57,6 +57,10 @@ PINNED: dict[str, tuple[str, str]] = {
     "aps/super_glue": ("3de24cf8022e94f4ee4b9d55a6f539891524d646",
                        "pinned as aps/super_glue's revision with the 'copa' config in public code; parquet layout "
                        "<config>/<split>-00000-of-00001.parquet"),
+    "wikimedia/wikipedia": ("b04c8d1ceb2f5cd4588862100d08de323dccfbaa",
+                            "three unrelated public projects read 20231101.<lang>/train-0000N-of-000MM.parquet "
+                            "(pl, fa, zh, en) from .../datasets/wikimedia/wikipedia/resolve/b04c8d1c.../ (2026); the "
+                            "mlm variant's masked-LM text on the paper profile"),
     "FacebookAI/xlm-roberta-large": ("c23d21b0620b635a76227c604d44e43a9f0ee389",
                                      "'Copied from FacebookAI/xlm-roberta-large@c23d21b0...' and HF cache snapshot "
                                      "paths in public code (2026-09)"),
