@@ -35,8 +35,8 @@ def rehearsal(tmp_path_factory) -> tuple[Path, str]:
     _run(["xstilts", "check"], root)
     _run(["git", "add", "-A"], root)
     _run(["git", "commit", "-qm", "rehearsal"], root)
-    # a safety limit, not a timing check: the whole DAG takes about 15 min on an Intel Xeon and over 20 on an AMD
-    # EPYC of this project's 2-core machines (docs/performance.md: the default runs about 3x slower there)
+    # a safety limit, not a timing check: on a 2-core AMD EPYC the whole DAG ran past 1,200 s (the default runs
+    # about 3x slower there than on an Intel Xeon: docs/performance.md)
     proc = _run(["dvc", "repro"], root, timeout=3600)
     (root / "repro.log").write_text(proc.stdout + proc.stderr)
     return root, proc.stdout + proc.stderr
